@@ -1,0 +1,191 @@
+// A loaded DiT: weights (original-DiT keys, PyTorch shapes) compiled into ORT sessions per segment —
+// embed, each block, head — and a `full` graph, each compiled on first use.
+import { GraphBuilder } from '../graph/builder.js';
+import { Value } from '../graph/ir.js';
+import { CompiledGraph, checkThreads, defaultThreads } from '../runtime/session.js';
+import { DiTConfig, numTokens, outChannels } from './dit-config.js';
+import { ParamSource, block, blockModulatedInput, embed, head, parameterShapes } from './dit-graph.js';
+
+export type DiTWeights = ReadonlyMap<string, Float32Array>;
+
+export class ModelInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelInputError';
+  }
+}
+
+/** Parameters drawn from a weight map, checked against the expected PyTorch shapes. */
+export function paramsFrom(weights: DiTWeights): ParamSource {
+  return (g: GraphBuilder, key: string, shape: readonly number[]): Value => {
+    const data = weights.get(key);
+    if (!data) throw new ModelInputError(`missing weight "${key}" (expected shape [${shape.join(', ')}])`);
+    return g.param(key, shape, data);
+  };
+}
+
+export interface SegmentOut {
+  tokens: Float32Array; // [B, T, D]
+  cond: Float32Array; // [B, D]
+}
+
+export class DiT {
+  readonly tokens: number;
+  private readonly compiled = new Map<string, Promise<CompiledGraph>>();
+  readonly threads: number;
+
+  constructor(
+    readonly config: DiTConfig,
+    readonly weights: DiTWeights,
+    opts: { threads?: number } = {},
+  ) {
+    this.threads = checkThreads(opts.threads ?? defaultThreads());
+    this.tokens = numTokens(config);
+    const expected = parameterShapes(config);
+    const problems: string[] = [];
+    for (const [k, shape] of expected) {
+      const w = weights.get(k);
+      const n = shape.reduce((a, b) => a * b, 1);
+      if (!w) problems.push(`missing ${k} [${shape.join(', ')}]`);
+      else if (w.length !== n) problems.push(`${k}: expected [${shape.join(', ')}] (${n} values), got ${w.length} values`);
+    }
+    for (const k of weights.keys()) if (!expected.has(k)) problems.push(`unexpected ${k}`);
+    if (problems.length) throw new ModelInputError(`weights do not match the DiT config:\n  ${problems.join('\n  ')}`);
+  }
+
+  get depth(): number {
+    return this.config.depth;
+  }
+
+  private graph(key: string, build: (g: GraphBuilder, P: ParamSource) => void): Promise<CompiledGraph> {
+    let p = this.compiled.get(key);
+    if (!p) {
+      const g = new GraphBuilder(key);
+      build(g, paramsFrom(this.weights));
+      p = CompiledGraph.create(g.build(), { threads: this.threads });
+      this.compiled.set(key, p);
+    }
+    return p;
+  }
+
+  private xShape(): [string, number, number, number] {
+    const c = this.config;
+    return ['B', c.inChannels, c.inputSize, c.inputSize];
+  }
+
+  private checkInputs(x: Float32Array, shape: readonly number[], t: readonly number[], y: readonly number[]): number {
+    const c = this.config;
+    const [B, C, H, W] = shape;
+    if (shape.length !== 4 || C !== c.inChannels || H !== c.inputSize || W !== c.inputSize) {
+      throw new ModelInputError(`x must be [B, ${c.inChannels}, ${c.inputSize}, ${c.inputSize}], got [${shape.join(', ')}]`);
+    }
+    if (x.length !== B * C * H * W) throw new ModelInputError(`x has ${x.length} values but shape [${shape.join(', ')}] needs ${B * C * H * W}`);
+    if (t.length !== B || y.length !== B) throw new ModelInputError(`t and y need one entry per sample (B = ${B}), got ${t.length} and ${y.length}`);
+    t.forEach((v) => {
+      if (!Number.isFinite(v)) throw new ModelInputError(`timestep ${v} is not finite`);
+    });
+    y.forEach((v) => {
+      if (!Number.isInteger(v) || v < 0 || v > c.numClasses) {
+        throw new ModelInputError(`class label ${v} out of range [0, ${c.numClasses}] (${c.numClasses} is the unconditional/null class)`);
+      }
+    });
+    return B;
+  }
+
+  private feedsXty(x: Float32Array, shape: readonly number[], t: readonly number[], y: readonly number[]) {
+    return {
+      x: { data: x, shape },
+      t: { data: Float32Array.from(t), shape: [t.length] },
+      y: { data: BigInt64Array.from(y.map((v) => BigInt(v))), shape: [y.length] },
+    };
+  }
+
+  /** The whole model in one graph: x [B,C,H,W], t, y → [B, outC, H, W]. */
+  async forward(x: Float32Array, shape: readonly number[], t: readonly number[], y: readonly number[]): Promise<Float32Array> {
+    this.checkInputs(x, shape, t, y);
+    const cg = await this.graph('full', (g, P) => {
+      const xs = g.input('x', 'float32', this.xShape());
+      const e = embed(g, P, this.config, xs, g.input('t', 'float32', ['B']), g.input('y', 'int64', ['B']));
+      let h = e.tokens;
+      for (let i = 0; i < this.config.depth; i++) h = block(g, P, this.config, i, h, e.cond);
+      g.output('out', head(g, P, this.config, h, e.cond));
+    });
+    const r = await cg.run(this.feedsXty(x, shape, t, y));
+    return r.out.data as Float32Array;
+  }
+
+  /** Segment `embed`: → tokens [B, T, D] and conditioning [B, D]. */
+  async embed(x: Float32Array, shape: readonly number[], t: readonly number[], y: readonly number[]): Promise<SegmentOut> {
+    this.checkInputs(x, shape, t, y);
+    const cg = await this.graph('embed', (g, P) => {
+      const e = embed(g, P, this.config, g.input('x', 'float32', this.xShape()), g.input('t', 'float32', ['B']), g.input('y', 'int64', ['B']));
+      g.output('tokens', e.tokens);
+      g.output('cond', e.cond);
+    });
+    const r = await cg.run(this.feedsXty(x, shape, t, y));
+    return { tokens: r.tokens.data as Float32Array, cond: r.cond.data as Float32Array };
+  }
+
+  private tokenFeeds(tokens: Float32Array, cond: Float32Array, batch: number) {
+    const D = this.config.hiddenSize;
+    if (tokens.length !== batch * this.tokens * D || cond.length !== batch * D) {
+      throw new ModelInputError(`tokens must be [${batch}, ${this.tokens}, ${D}] and cond [${batch}, ${D}]`);
+    }
+    return { h: { data: tokens, shape: [batch, this.tokens, D] }, cond: { data: cond, shape: [batch, D] } };
+  }
+
+  private tokenInputs(g: GraphBuilder): [Value, Value] {
+    const D = this.config.hiddenSize;
+    return [g.input('h', 'float32', ['B', this.tokens, D]), g.input('cond', 'float32', ['B', D])];
+  }
+
+  /** Blocks `from` … `to − 1` in one session (from = to − 1 is a single block). */
+  async blocks(from: number, to: number, tokens: Float32Array, cond: Float32Array, batch: number): Promise<Float32Array> {
+    if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from < to && to <= this.config.depth)) {
+      throw new ModelInputError(`block range [${from}, ${to}) is not inside [0, ${this.config.depth})`);
+    }
+    const cg = await this.graph(`blocks_${from}_${to}`, (g, P) => {
+      const [h, c] = this.tokenInputs(g);
+      let x = h;
+      for (let i = from; i < to; i++) x = block(g, P, this.config, i, x, c);
+      g.output('out', x);
+    });
+    const r = await cg.run(this.tokenFeeds(tokens, cond, batch));
+    return r.out.data as Float32Array;
+  }
+
+  /** Segment `blocks[i]`. */
+  block(i: number, tokens: Float32Array, cond: Float32Array, batch: number): Promise<Float32Array> {
+    return this.blocks(i, i + 1, tokens, cond, batch);
+  }
+
+  /** Block i's normalised, modulated attention input [B, T, D] (TeaCache's signal). */
+  async modulatedInput(i: number, tokens: Float32Array, cond: Float32Array, batch: number): Promise<Float32Array> {
+    const cg = await this.graph(`modin_${i}`, (g, P) => {
+      const [h, c] = this.tokenInputs(g);
+      g.output('out', blockModulatedInput(g, P, this.config, i, h, c));
+    });
+    const r = await cg.run(this.tokenFeeds(tokens, cond, batch));
+    return r.out.data as Float32Array;
+  }
+
+  /** Segment `head`: tokens [B, T, D], cond → [B, outC, H, W]. */
+  async head(tokens: Float32Array, cond: Float32Array, batch: number): Promise<Float32Array> {
+    const cg = await this.graph('head', (g, P) => {
+      const [h, c] = this.tokenInputs(g);
+      g.output('out', head(g, P, this.config, h, c));
+    });
+    const r = await cg.run(this.tokenFeeds(tokens, cond, batch));
+    return r.out.data as Float32Array;
+  }
+
+  outputShape(batch: number): [number, number, number, number] {
+    const c = this.config;
+    return [batch, outChannels(c), c.inputSize, c.inputSize];
+  }
+
+  async release(): Promise<void> {
+    for (const p of this.compiled.values()) await (await p).release();
+    this.compiled.clear();
+  }
+}
