@@ -1,0 +1,125 @@
+// `npm run bench:engine`: latency and effective GFLOP/s of one DiT-S/2-sized block, full DiT-S/2 and
+// DiT-XL/2 forwards (random weights), and a DiT training step (forward + backward + AdamW).
+// Usage: npm run bench:engine [-- --threads 2 --skip-xl]
+import os from 'node:os';
+import { DiT } from '../src/models/dit.js';
+import { DiTConfig, namedConfig, numTokens } from '../src/models/dit-config.js';
+import { blockFlops, parameterShapes, positionEmbedding2d } from '../src/models/dit-graph.js';
+import { buildTrainingGraph, FROZEN_PARAMS } from '../src/train/dit-loss.js';
+import { CompiledGraph, defaultThreads } from '../src/runtime/session.js';
+import { ADAMW_DEFAULTS, adamWStep, createAdamWState } from '../src/train/optimizer.js';
+
+const args = process.argv.slice(2);
+const threads = args.includes('--threads') ? Number(args[args.indexOf('--threads') + 1]) : defaultThreads();
+const skipXl = args.includes('--skip-xl');
+
+function randomWeights(c: DiTConfig, seed = 1): Map<string, Float32Array> {
+  let s = seed;
+  const rnd = (): number => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  };
+  const w = new Map<string, Float32Array>();
+  for (const [k, shape] of parameterShapes(c)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const a = new Float32Array(n);
+    if (k === 'pos_embed') a.set(positionEmbedding2d(c.hiddenSize, c.inputSize / c.patchSize));
+    else for (let i = 0; i < n; i++) a[i] = 0.04 * rnd();
+    w.set(k, a);
+  }
+  return w;
+}
+
+async function timeIt(fn: () => Promise<unknown>, minRuns = 5, minMs = 1500): Promise<{ medianMs: number; minMs: number }> {
+  for (let i = 0; i < 2; i++) await fn(); // warm-up (first runs allocate and prepack)
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < minRuns || performance.now() - start < minMs) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { medianMs: times[Math.floor(times.length / 2)], minMs: times[0] };
+}
+
+const rows: string[] = [];
+function report(name: string, ms: { medianMs: number; minMs: number }, gflop: number, extra = ''): void {
+  const line = `${name.padEnd(44)} ${ms.medianMs.toFixed(2).padStart(9)} ms (min ${ms.minMs.toFixed(2)})  ${(gflop / (ms.medianMs / 1000)).toFixed(1).padStart(7)} GFLOP/s ${extra}`;
+  rows.push(line);
+  console.log(line);
+}
+
+function inputs(c: DiTConfig, batch: number) {
+  const n = batch * c.inChannels * c.inputSize * c.inputSize;
+  return {
+    x: Float32Array.from({ length: n }, (_, i) => Math.sin(i)),
+    shape: [batch, c.inChannels, c.inputSize, c.inputSize],
+    t: Array.from({ length: batch }, (_, i) => 100 + i),
+    y: Array.from({ length: batch }, (_, i) => i % c.numClasses),
+  };
+}
+
+async function benchBlockAndFull(name: string, c: DiTConfig, batches: number[], full: boolean): Promise<void> {
+  const model = new DiT(c, randomWeights(c), { threads });
+  const perBlock = blockFlops(c) / 1e9;
+  for (const b of batches) {
+    const inp = inputs(c, b);
+    const e = await model.embed(inp.x, inp.shape, inp.t, inp.y);
+    const ms = await timeIt(() => model.block(0, e.tokens, e.cond, b));
+    report(`${name} one block, batch ${b} (${numTokens(c)} tok)`, ms, perBlock * b);
+    if (full) {
+      const fm = await timeIt(() => model.forward(inp.x, inp.shape, inp.t, inp.y), 3);
+      report(`${name} full forward, batch ${b}`, fm, perBlock * b * c.depth, '(blocks only counted)');
+    }
+  }
+  await model.release();
+}
+
+async function benchXl(): Promise<void> {
+  // 675M parameters: the `full` graph would exceed protobuf's 2 GB, so the forward chains segments.
+  const c = namedConfig('DiT-XL/2-256');
+  const model = new DiT(c, randomWeights(c), { threads });
+  const inp = inputs(c, 1);
+  const run = async (): Promise<void> => {
+    const e = await model.embed(inp.x, inp.shape, inp.t, inp.y);
+    let h = e.tokens;
+    for (let i = 0; i < c.depth; i++) h = await model.block(i, h, e.cond, 1);
+    await model.head(h, e.cond, 1);
+  };
+  const ms = await timeIt(run, 3, 3000);
+  report('DiT-XL/2-256 forward (segments), batch 1', ms, (blockFlops(c) * c.depth) / 1e9, '(blocks only counted)');
+  await model.release();
+}
+
+async function benchTraining(): Promise<void> {
+  const c = namedConfig('mnist-dit');
+  const B = 64;
+  const { graph, trainable } = buildTrainingGraph(c);
+  const session = await CompiledGraph.create(graph, { paramsAsInputs: true, threads });
+  const params = randomWeights(c);
+  const adam = createAdamWState(params);
+  const px = c.inChannels * c.inputSize * c.inputSize;
+  const xs = [B, c.inChannels, c.inputSize, c.inputSize];
+  const feeds = {
+    xt: { data: Float32Array.from({ length: B * px }, (_, i) => Math.sin(i)), shape: xs },
+    t: { data: Float32Array.from({ length: B }, (_, i) => i * 15), shape: [B] },
+    y: { data: BigInt64Array.from({ length: B }, (_, i) => BigInt(i % 11)), shape: [B] },
+    target: { data: Float32Array.from({ length: B * px }, (_, i) => Math.cos(i)), shape: xs },
+  };
+  const step = async (): Promise<void> => {
+    const r = await session.run(feeds, params);
+    const grads = new Map(trainable.map((k) => [k, r[`grad:${k}`].data as Float32Array] as const));
+    adamWStep(params, grads, adam, ADAMW_DEFAULTS, 1e-4, 1, FROZEN_PARAMS);
+  };
+  const nParams = [...params.values()].reduce((a, p) => a + p.length, 0);
+  const ms = await timeIt(step, 5, 4000);
+  const flops = (6 * nParams * numTokens(c) * B) / 1e9;
+  report(`train step mnist-dit (${(nParams / 1e6).toFixed(2)}M, ${numTokens(c)} tok), batch ${B}`, ms, flops, `${((B * 1000) / ms.medianMs).toFixed(0)} images/s`);
+  await session.release();
+}
+
+console.log(`tcpade engine benchmark — ${os.cpus()[0]?.model ?? 'cpu'}, ${os.availableParallelism()} cores, threads = ${threads}, node ${process.version}`);
+await benchBlockAndFull('DiT-S/2-256', namedConfig('DiT-S/2-256'), [1, 8], true);
+await benchTraining();
+if (!skipXl) await benchXl();
