@@ -27,6 +27,7 @@ export function symmetricEigen(a: ArrayLike<number>, n: number, wantVectors = tr
   for (let i = 0; i < n; i++) {
     for (let j = i; j < n; j++) {
       const v = a[i * n + j];
+      if (!Number.isFinite(v)) throw new LinalgError(`symmetricEigen: entry (${i}, ${j}) is ${v}; the matrix must be finite`);
       m[i * n + j] = v;
       m[j * n + i] = v;
     }
@@ -34,8 +35,9 @@ export function symmetricEigen(a: ArrayLike<number>, n: number, wantVectors = tr
   const d = new Float64Array(n);
   const e = new Float64Array(Math.max(n - 1, 0));
   const qT = tridiagonalise(m, n, d, e, wantVectors);
-  tridiagonalQr(d, e, n, wantVectors ? qT : null);
-  return sortEigen(d, qT, n);
+  const zT = wantVectors ? qT : null;
+  tridiagonalQr(d, e, n, zT);
+  return sortEigen(d, zT, n);
 }
 
 /**
