@@ -1,0 +1,21 @@
+// Turning model samples into pictures: data space [−1, 1] → [0, 1], and a labelled class grid PNG.
+import { makeGrid, writePngAtomic } from '../io/png.js';
+
+/** [−1, 1] → [0, 1], clamped (our pixel models are trained on images scaled to [−1, 1]). */
+export function toUnitRange(x: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = Math.min(1, Math.max(0, (x[i] + 1) / 2));
+  return out;
+}
+
+/**
+ * Writes samples [N, C, H, W] in [0, 1] as a grid with one labelled row per class (samples must be
+ * ordered class by class, `perClass` each). Upscaled so 28×28 digits are visible.
+ */
+export function writeClassGrid(file: string, images: Float32Array, shape: readonly number[], classes: readonly number[], perClass: number, rowLabel: (cls: number) => string = (k) => `class ${k}`): void {
+  const [n, c, h, w] = shape;
+  if (n !== classes.length * perClass) throw new Error(`writeClassGrid: ${n} images for ${classes.length} classes × ${perClass}`);
+  const scale = h <= 32 ? 3 : 1;
+  const grid = makeGrid(images, n, c, h, w, { rows: classes.length, cols: perClass, rowLabels: classes.map(rowLabel), scale });
+  writePngAtomic(file, grid.data, grid.width, grid.height);
+}

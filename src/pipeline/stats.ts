@@ -1,0 +1,76 @@
+// Per-request statistics of a sampling run: every decision per step, branch and sample with its
+// reason, block compute actually done, time split by phase, and bytes held by cache history.
+
+export interface SampleDecisionRecord {
+  sample: number;
+  compute: boolean;
+  reason: string;
+  signal?: number;
+  threshold?: number;
+  stage?: string;
+  /** per-block partial steps: how many blocks of this row ran */
+  blocksComputed?: number;
+}
+
+export interface StepRecord {
+  step: number;
+  tModel: number;
+  branch: string;
+  computed: number;
+  predicted: number;
+  decisions: SampleDecisionRecord[];
+}
+
+export interface PhaseTimes {
+  embedMs: number;
+  blocksMs: number;
+  headMs: number;
+  signalMs: number;
+  cacheMs: number;
+  samplerMs: number;
+}
+
+export interface RunStats {
+  method: string;
+  preset: string;
+  settings: Record<string, unknown>;
+  steps: number;
+  sampler: string;
+  samples: number;
+  branches: string[];
+  wallMs: number;
+  times: PhaseTimes;
+  /** block evaluations run / block evaluations of the uncached run (same rows, same steps) */
+  blockComputeRatio: number;
+  blockFlopsRun: number;
+  blockFlopsFull: number;
+  /** (row, step) pairs whose blocks were predicted */
+  predictedCount: number;
+  computedCount: number;
+  cacheBytesPeak: number;
+  perStep: StepRecord[];
+}
+
+export function emptyTimes(): PhaseTimes {
+  return { embedMs: 0, blocksMs: 0, headMs: 0, signalMs: 0, cacheMs: 0, samplerMs: 0 };
+}
+
+export function addTimes(a: PhaseTimes, b: PhaseTimes): PhaseTimes {
+  return {
+    embedMs: a.embedMs + b.embedMs,
+    blocksMs: a.blocksMs + b.blocksMs,
+    headMs: a.headMs + b.headMs,
+    signalMs: a.signalMs + b.signalMs,
+    cacheMs: a.cacheMs + b.cacheMs,
+    samplerMs: a.samplerMs + b.samplerMs,
+  };
+}
+
+/** One line a person reads after a run. */
+export function summaryLine(s: RunStats, lastFullWallMs?: number): string {
+  const rows = s.computedCount + s.predictedCount;
+  const perRow = rows ? `computed ${s.computedCount}/${rows} (sample, branch, step) passes` : '';
+  const fewer = s.blockComputeRatio > 0 ? `${(1 / s.blockComputeRatio).toFixed(2)}× fewer block FLOPs` : '';
+  const faster = lastFullWallMs ? `, ${(lastFullWallMs / s.wallMs).toFixed(2)}× faster than the last full run` : '';
+  return `${s.method}${s.preset ? `/${s.preset}` : ''}: ${perRow}, ${fewer}${faster} (${(s.wallMs / 1000).toFixed(2)} s)`;
+}
