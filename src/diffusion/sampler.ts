@@ -1,0 +1,71 @@
+// One face for all samplers, so the pipeline owns the loop (caches interpose per step):
+//   for s in 0 … steps−1: out = await model(x, s, plan.timesteps[s]); x = sampler.step(s, x, out)
+import { DdimOptions, DdimPlan, ddimPlan, ddimStep } from './ddim.js';
+import { DpmSolverOptions, DpmSolverPlan, DpmSolverState, createDpmSolverState, dpmSolverPlan, dpmSolverStep } from './dpm-solver.js';
+import { checkSameLength } from './errors.js';
+import { FlowMatchOptions, FlowMatchPlan, flowEulerStep, flowMatchPlan } from './flow.js';
+import { NoiseSource } from './rng.js';
+import { DdpmSchedule, linearBetaSchedule } from './schedule.js';
+
+export type SamplerPlan = DdimPlan | DpmSolverPlan | FlowMatchPlan;
+
+export type PlanSpec =
+  | ({ kind: 'ddim'; steps: number } & DdimOptions)
+  | ({ kind: 'dpmpp-2m'; steps: number } & DpmSolverOptions)
+  | ({ kind: 'flow-euler'; steps: number } & FlowMatchOptions);
+
+/**
+ * The model as the samplers see it. x: [B, C, H, W] flattened; tModel: the plan's model timestep for
+ * this step (DDPM 0 … 999, flow σ·timestepScale). Returns ε (DDPM plans) or v (flow plans), same size.
+ */
+export type Denoiser = (x: Float32Array, stepIndex: number, tModel: number) => Promise<Float32Array>;
+
+/** A plan from a spec; DDPM kinds use `schedule`, default the DiT/ADM linear schedule. */
+export function createPlan(spec: PlanSpec, schedule: DdpmSchedule = linearBetaSchedule()): SamplerPlan {
+  switch (spec.kind) {
+    case 'ddim':
+      return ddimPlan(schedule, spec.steps, spec);
+    case 'dpmpp-2m':
+      return dpmSolverPlan(schedule, spec.steps, spec);
+    case 'flow-euler':
+      return flowMatchPlan(spec.steps, spec);
+  }
+}
+
+export interface Sampler {
+  readonly plan: SamplerPlan;
+  /** DPM-Solver++'s memory (null for the memoryless samplers); one Sampler per request. */
+  readonly state: DpmSolverState | null;
+  /** x after step `stepIndex`, given the model output at (x, plan.timesteps[stepIndex]). */
+  step(stepIndex: number, x: Float32Array, modelOut: Float32Array): Float32Array;
+}
+
+export interface SamplerOptions {
+  /** η-noise for DDIM with eta > 0, e.g. batchNoiseSource(seed, sampleIndices) */
+  noise?: NoiseSource;
+}
+
+/** A sampler for one request. The initial x is the noise itself (σ_max = 1 for every plan here). */
+export function createSampler(plan: SamplerPlan, opts: SamplerOptions = {}): Sampler {
+  switch (plan.kind) {
+    case 'ddim':
+      return { plan, state: null, step: (s, x, eps) => ddimStep(plan, s, x, eps, opts.noise) };
+    case 'dpmpp-2m': {
+      const state = createDpmSolverState();
+      return { plan, state, step: (s, x, eps) => dpmSolverStep(plan, state, s, x, eps) };
+    }
+    case 'flow-euler':
+      return { plan, state: null, step: (s, x, v) => flowEulerStep(plan, s, x, v) };
+  }
+}
+
+/** The plain loop (no caching): run every step from `noise` and return the final x. */
+export async function sampleLoop(sampler: Sampler, noise: Float32Array, model: Denoiser): Promise<Float32Array> {
+  let x = noise;
+  for (let s = 0; s < sampler.plan.steps; s++) {
+    const out = await model(x, s, sampler.plan.timesteps[s]!);
+    checkSameLength(`model output at step ${s}`, x.length, out.length);
+    x = sampler.step(s, x, out);
+  }
+  return x;
+}
