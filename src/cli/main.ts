@@ -1,0 +1,28 @@
+// The `tcpade` command line: one subcommand per capability, each in its own module.
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { generateCommand } from './generate.js';
+import { trainCommand } from './train.js';
+import { trainClassifierCommand } from './train-classifier.js';
+import { evalCommand } from './eval.js';
+
+const program = new Command('tcpade')
+  .description('Feature caching for diffusion transformers (TC-Padé, TaylorSeer, FORA, TeaCache, FBCache) on onnxruntime-node')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .addCommand(generateCommand())
+  .addCommand(trainCommand())
+  .addCommand(trainClassifierCommand())
+  .addCommand(evalCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) process.exit(e.exitCode);
+  // Known, user-facing errors print one clear message; anything else keeps its stack.
+  const known = e instanceof InvalidArgumentError || (e instanceof Error && /Error$/.test(e.name) && e.name !== 'Error' && e.name !== 'TypeError' && e.name !== 'RangeError');
+  if (known) {
+    console.error(`tcpade: ${(e as Error).message}`);
+    process.exit(2);
+  }
+  throw e;
+}

@@ -1,0 +1,16 @@
+// Public library entry point of tcpade.
+export { loadDiT, readDiTWeights, resolveCheckpoint } from './models/load.js';
+export type { LoadOptions, CheckpointFormat } from './models/load.js';
+export { DiT, ModelInputError } from './models/dit.js';
+export type { SegmentOut, DiTWeights } from './models/dit.js';
+export { NAMED_CONFIGS, namedConfig } from './models/dit-config.js';
+export type { DiTConfig } from './models/dit-config.js';
+export { generate, makePlan } from './pipeline/generate.js';
+export type { GenerateOptions, GenerateResult, SamplerName } from './pipeline/generate.js';
+export type { RunStats } from './pipeline/stats.js';
+export { GraphBuilder } from './graph/builder.js';
+export { gradients } from './graph/autodiff.js';
+export { interpret } from './graph/interpret.js';
+export { CompiledGraph } from './runtime/session.js';
+export { readSafetensors, writeSafetensors } from './io/safetensors.js';
+export { loadTorchCheckpoint } from './io/torch-pickle.js';
