@@ -4,6 +4,8 @@ import { generateCommand } from './generate.js';
 import { trainCommand } from './train.js';
 import { trainClassifierCommand } from './train-classifier.js';
 import { evalCommand } from './eval.js';
+import { calibrateCommand } from './calibrate.js';
+import { methodsCommand } from './methods.js';
 
 const program = new Command('tcpade')
   .description('Feature caching for diffusion transformers (TC-Padé, TaylorSeer, FORA, TeaCache, FBCache) on onnxruntime-node')
@@ -12,7 +14,9 @@ const program = new Command('tcpade')
   .addCommand(generateCommand())
   .addCommand(trainCommand())
   .addCommand(trainClassifierCommand())
-  .addCommand(evalCommand());
+  .addCommand(evalCommand())
+  .addCommand(calibrateCommand())
+  .addCommand(methodsCommand());
 
 try {
   await program.parseAsync(process.argv);
