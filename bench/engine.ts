@@ -4,7 +4,8 @@
 import os from 'node:os';
 import { DiT } from '../src/models/dit.js';
 import { DiTConfig, namedConfig, numTokens } from '../src/models/dit-config.js';
-import { blockFlops, parameterShapes, positionEmbedding2d } from '../src/models/dit-graph.js';
+import { blockFlops } from '../src/models/dit-graph.js';
+import { randomDiTWeights } from '../src/models/random-weights.js';
 import { buildTrainingGraph, FROZEN_PARAMS } from '../src/train/dit-loss.js';
 import { CompiledGraph, defaultThreads } from '../src/runtime/session.js';
 import { ADAMW_DEFAULTS, adamWStep, createAdamWState } from '../src/train/optimizer.js';
@@ -12,23 +13,6 @@ import { ADAMW_DEFAULTS, adamWStep, createAdamWState } from '../src/train/optimi
 const args = process.argv.slice(2);
 const threads = args.includes('--threads') ? Number(args[args.indexOf('--threads') + 1]) : defaultThreads();
 const skipXl = args.includes('--skip-xl');
-
-function randomWeights(c: DiTConfig, seed = 1): Map<string, Float32Array> {
-  let s = seed;
-  const rnd = (): number => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
-  const w = new Map<string, Float32Array>();
-  for (const [k, shape] of parameterShapes(c)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const a = new Float32Array(n);
-    if (k === 'pos_embed') a.set(positionEmbedding2d(c.hiddenSize, c.inputSize / c.patchSize));
-    else for (let i = 0; i < n; i++) a[i] = 0.04 * rnd();
-    w.set(k, a);
-  }
-  return w;
-}
 
 async function timeIt(fn: () => Promise<unknown>, minRuns = 5, minMs = 1500): Promise<{ medianMs: number; minMs: number }> {
   for (let i = 0; i < 2; i++) await fn(); // warm-up (first runs allocate and prepack)
@@ -61,7 +45,7 @@ function inputs(c: DiTConfig, batch: number) {
 }
 
 async function benchBlockAndFull(name: string, c: DiTConfig, batches: number[], full: boolean): Promise<void> {
-  const model = new DiT(c, randomWeights(c), { threads });
+  const model = new DiT(c, randomDiTWeights(c), { threads });
   const perBlock = blockFlops(c) / 1e9;
   for (const b of batches) {
     const inp = inputs(c, b);
@@ -79,7 +63,7 @@ async function benchBlockAndFull(name: string, c: DiTConfig, batches: number[], 
 async function benchXl(): Promise<void> {
   // 675M parameters: the `full` graph would exceed protobuf's 2 GB, so the forward chains segments.
   const c = namedConfig('DiT-XL/2-256');
-  const model = new DiT(c, randomWeights(c), { threads });
+  const model = new DiT(c, randomDiTWeights(c), { threads });
   const inp = inputs(c, 1);
   const run = async (): Promise<void> => {
     const e = await model.embed(inp.x, inp.shape, inp.t, inp.y);
@@ -97,7 +81,7 @@ async function benchTraining(): Promise<void> {
   const B = 64;
   const { graph, trainable } = buildTrainingGraph(c);
   const session = await CompiledGraph.create(graph, { paramsAsInputs: true, threads });
-  const params = randomWeights(c);
+  const params = randomDiTWeights(c);
   const adam = createAdamWState(params);
   const px = c.inChannels * c.inputSize * c.inputSize;
   const xs = [B, c.inChannels, c.inputSize, c.inputSize];

@@ -3,6 +3,7 @@
 import { InvalidArgumentError } from 'commander';
 import { createCacheMethod } from '../cache/index.js';
 import type { CacheMethod } from '../cache/contract.js';
+import { storedTeaCacheCoefficients } from './calibrate.js';
 
 export interface CacheChoice {
   method: CacheMethod | undefined;
@@ -21,7 +22,7 @@ export function parseSets(sets: readonly string[]): Record<string, string> {
 }
 
 /** fewer-steps presets: x2 = half the steps, … ; or --set steps=K. */
-function fewerSteps(requested: number, preset: string | undefined, sets: Record<string, string>): number {
+function fewerSteps(requested: number, preset: string | undefined, sets: Record<string, unknown>): number {
   if (sets.steps !== undefined) {
     const k = Number(sets.steps);
     if (!Number.isInteger(k) || k < 1 || k > requested) throw new InvalidArgumentError(`fewer-steps: steps must be an integer in [1, ${requested}], got ${sets.steps}`);
@@ -32,8 +33,13 @@ function fewerSteps(requested: number, preset: string | undefined, sets: Record<
   return Math.max(1, Math.round(requested / Number(m[1])));
 }
 
-export function resolveCacheChoice(name: string, preset: string | undefined, sets: readonly string[], steps: number): CacheChoice {
-  const overrides = parseSets(sets);
+/** `modelPath` lets TeaCache pick up the coefficients `calibrate teacache` stored beside the model. */
+export function resolveCacheChoice(name: string, preset: string | undefined, sets: readonly string[], steps: number, modelPath?: string): CacheChoice {
+  const overrides: Record<string, string | readonly number[]> = parseSets(sets);
+  if (name === 'teacache' && overrides.coefficients === undefined && modelPath) {
+    const c = storedTeaCacheCoefficients(modelPath);
+    if (c) overrides.coefficients = c;
+  }
   if (name === 'none') return { method: undefined, steps, label: 'none' };
   if (name === 'fewer-steps') {
     const k = fewerSteps(steps, preset, overrides);

@@ -67,7 +67,7 @@ export function generateCommand(): Command {
       const model = await loadDiT(modelPath, { threads: o.threads, config: o.config ? namedConfig(o.config) : undefined });
       const classes: number[] = intListArg(0, model.config.numClasses - 1)(o.classes);
       const labels = classes.flatMap((k) => new Array<number>(o.perClass).fill(k));
-      const choice = resolveCacheChoice(o.cache, o.preset, o.set, o.steps);
+      const choice = resolveCacheChoice(o.cache, o.preset, o.set, o.steps, modelPath);
       const bar = o.progress ? new cliProgress.SingleBar({ format: 'generate |{bar}| {percentage}% | {value}/{total} steps | {speed} steps/s | ETA {eta_formatted}' }, cliProgress.Presets.shades_classic) : undefined;
       const totalSteps = Math.ceil(labels.length / o.batchSize) * choice.steps;
       bar?.start(totalSteps, 0, { speed: '-' });

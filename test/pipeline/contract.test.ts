@@ -1,0 +1,71 @@
+// The contract every cache method passes through the real pipeline (tiny random-weight DiT, DDIM + CFG):
+// none is bit-identical to no cache; outputs differ only when something was predicted; state never
+// leaks between requests, step counts, CFG branches or samples of a batch.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCacheMethod, listCacheMethods } from '../../src/cache/index.js';
+import { DiT } from '../../src/models/dit.js';
+import { namedConfig } from '../../src/models/dit-config.js';
+import { randomDiTWeights } from '../../src/models/random-weights.js';
+import { GenerateOptions, generate } from '../../src/pipeline/generate.js';
+
+let model: DiT;
+before(() => {
+  model = new DiT(namedConfig('mnist-dit-tiny'), randomDiTWeights(namedConfig('mnist-dit-tiny'), 11), { threads: 1 });
+});
+after(() => model.release());
+
+const base: GenerateOptions = { labels: [3, 7], seed: 5, steps: 12, sampler: 'ddim', cfgScale: 1.5, batchSize: 2 };
+const variants = listCacheMethods().flatMap((m) => m.presets.map((p) => [m.name, p] as const));
+
+function sameArray(a: Float32Array, b: Float32Array): boolean {
+  return a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+}
+
+describe('cache contract through the pipeline', () => {
+  it('`none` is bit-identical to the plain pipeline', async () => {
+    const plain = await generate(model, base);
+    const none = await generate(model, { ...base, cache: createCacheMethod('none') });
+    assert.ok(sameArray(plain.samples, none.samples));
+    assert.equal(none.stats.blockComputeRatio, 1);
+  });
+
+  for (const [name, preset] of variants) {
+    it(`${name}/${preset}: differs from the full run only when it predicted; requests, step counts and samples are independent`, async () => {
+      const full = await generate(model, base);
+      const method = createCacheMethod(name, preset);
+      const r1 = await generate(model, { ...base, cache: method });
+      if (r1.stats.predictedCount === 0) assert.ok(sameArray(r1.samples, full.samples), 'nothing was predicted, yet the output changed');
+      else assert.ok(!sameArray(r1.samples, full.samples), `${r1.stats.predictedCount} predicted passes left the output bit-identical`);
+      assert.ok(r1.samples.every(Number.isFinite));
+      assert.ok(r1.stats.blockComputeRatio <= 1 && r1.stats.blockComputeRatio > 0);
+
+      // Same request again with the same method object: no state survives a request.
+      const r2 = await generate(model, { ...base, cache: method });
+      assert.ok(sameArray(r1.samples, r2.samples), 'a repeated request gave a different result');
+
+      // A 20-step request after the 12-step ones equals a 20-step request on a fresh method.
+      const after20 = await generate(model, { ...base, steps: 20, cache: method });
+      const fresh20 = await generate(model, { ...base, steps: 20, cache: createCacheMethod(name, preset) });
+      assert.ok(sameArray(after20.samples, fresh20.samples), 'a request with another step count was influenced by the previous one');
+
+      // Each sample of a batch equals the same sample run alone.
+      const alone0 = await generate(model, { ...base, labels: [3], batchSize: 1, cache: method });
+      const alone1 = await generate(model, { ...base, labels: [7], firstSampleIndex: 1, batchSize: 1, cache: method });
+      const px = 28 * 28;
+      assert.ok(sameArray(r1.samples.subarray(0, px), alone0.samples), 'sample 0 in a batch differs from sample 0 alone');
+      assert.ok(sameArray(r1.samples.subarray(px), alone1.samples), 'sample 1 in a batch differs from sample 1 alone');
+    });
+  }
+
+  it('CFG branches keep separate state: with scale 0 the result equals an unconditional run of the uncond branch alone', async () => {
+    for (const [name, preset] of variants) {
+      const guided0 = await generate(model, { ...base, cfgScale: 0, cache: createCacheMethod(name, preset) });
+      const uncond = await generate(model, { ...base, labels: [10, 10], cfgScale: 1, cache: createCacheMethod(name, preset) });
+      assert.ok(sameArray(guided0.samples, uncond.samples), `${name}/${preset}: the uncond branch was influenced by the cond branch`);
+      const unc = guided0.stats.perStep.filter((p) => p.branch === 'uncond').map((p) => p.decisions.map((d) => d.compute));
+      const alone = uncond.stats.perStep.map((p) => p.decisions.map((d) => d.compute));
+      assert.deepEqual(unc, alone, `${name}/${preset}: uncond decisions differ from the same trajectory run alone`);
+    }
+  });
+});
