@@ -1,0 +1,88 @@
+// Δ-DiT-style partial reuse (per-block): on in-between steps only a range of blocks is replaced by its
+// input plus the residual stored at its last compute, the rear range early in sampling, the front late.
+
+import type { CacheSignals, Decision, SampleCacheContext, StepInfo } from './contract.js';
+import { fullStepGuard, intervalFull, maxSkipsGuard, stageBoundary } from './guards.js';
+import { ValueHistory } from './history.js';
+import type { MethodDefinition } from './method-def.js';
+import { SampleCacheBase } from './sample-base.js';
+import { int, num, type ResolvedSettings } from './settings.js';
+import { addInto, allFinite } from './vec.js';
+
+const schema = {
+  interval: int(2, 'N: a full step every N steps; the N−1 between are partial', { min: 1 }),
+  warmupSteps: int(1, 'steps 0..warmupSteps−1 always compute fully', { min: 0 }),
+  finalSteps: int(0, 'the last finalSteps steps always compute fully', { min: 0 }),
+  maxConsecutiveSkips: int(0, 'full step after this many partial steps in a row (0 = unlimited)', { min: 0 }),
+  cachedFraction: num(0.5, 'share of the blocks replaced on a partial step (rounded, at least 1 block)', { min: 0, max: 1 }),
+  boundaryFraction: num(0.5, 'steps s < boundary·S cache the rear blocks, later steps the front blocks', { min: 0, max: 1 }),
+};
+type DeltaSettings = ResolvedSettings<typeof schema>;
+
+class DeltaDitSampleCache extends SampleCacheBase {
+  private readonly stored: ValueHistory[];
+  private readonly finite: boolean[];
+  private readonly cachedCount: number;
+
+  constructor(
+    ctx: SampleCacheContext,
+    label: string,
+    private readonly s: DeltaSettings,
+  ) {
+    super(ctx, label);
+    this.stored = Array.from({ length: ctx.sections }, () => new ValueHistory(1));
+    this.finite = new Array<boolean>(ctx.sections).fill(true);
+    this.cachedCount = Math.min(ctx.sections, Math.max(1, Math.round(s.cachedFraction * ctx.sections)));
+  }
+
+  /** true for blocks that run on a partial step at `stepIndex`. */
+  private runMask(stepIndex: number, totalSteps: number): { mask: boolean[]; early: boolean } {
+    const early = stepIndex < stageBoundary(this.s.boundaryFraction, totalSteps);
+    const n = this.ctx.sections;
+    // Early steps shape the outline, which the front blocks produce: keep them, reuse the rear.
+    const mask = Array.from({ length: n }, (_, i) => (early ? i < n - this.cachedCount : i >= this.cachedCount));
+    return { mask, early };
+  }
+
+  protected plan(step: StepInfo, _signals: CacheSignals): Decision {
+    const { stepIndex, totalSteps } = step;
+    const guard =
+      fullStepGuard(stepIndex, totalSteps, this.s) ??
+      (intervalFull(stepIndex, this.s.interval, this.s.warmupSteps, 'grid', this.lastFullStep) ? { compute: true, reason: 'schedule' as const } : null) ??
+      maxSkipsGuard(this.consecutiveSkips, this.s.maxConsecutiveSkips);
+    if (guard !== null) return guard;
+    const { mask, early } = this.runMask(stepIndex, totalSteps);
+    const cached = mask.flatMap((run, i) => (run ? [] : [i]));
+    if (cached.some((i) => this.stored[i].length === 0)) return { compute: true, reason: 'history' };
+    if (cached.some((i) => !this.finite[i])) return { compute: true, reason: 'nan-fallback' };
+    return { compute: false, reason: 'schedule', stage: early ? 'early' : 'late', computeSections: mask };
+  }
+
+  protected predictSection(_step: StepInfo, section: number, input: Float32Array): Float32Array {
+    return addInto(new Float32Array(input.length), input, this.stored[section].at(0).data);
+  }
+
+  protected record(step: StepInfo, section: number, input: Float32Array, output: Float32Array, computed: boolean): void {
+    if (!computed) return;
+    const e = this.stored[section].pushResidual(step.stepIndex, step.tau, input, output);
+    this.finite[section] = allFinite(e.data);
+  }
+
+  bytesHeld(): number {
+    return this.stored.reduce((b, h) => b + h.bytesHeld(), 0);
+  }
+}
+
+export const deltaDitDefinition: MethodDefinition<typeof schema> = {
+  name: 'delta-dit',
+  description: 'Δ-DiT-style partial reuse: on in-between steps the rear (early) or front (late) blocks are replaced by input + stored residual.',
+  schema,
+  presets: {
+    n2: { interval: 2 },
+    n3: { interval: 3 },
+  },
+  defaultPreset: 'n2',
+  granularity: () => 'per-block',
+  needs: () => ({}),
+  createSampleCache: (s, ctx, label) => new DeltaDitSampleCache(ctx, label, s),
+};

@@ -1,0 +1,147 @@
+// TC-Padé's formulas (method.md §3) and the project's alternative extrapolators, as pure functions over
+// residuals R1 (newest), R2, R3 of one sample. Scalars accumulate in float64.
+
+import { polyfit, polyval } from './polyfit.js';
+import { diffAndSumNorms } from './vec.js';
+
+/** σ = exp(−λ·‖R1 − R2‖ / ‖R1 + R2‖): 1 when the residual is steady; 0 when R1 = −R2 ≠ 0. */
+export function stabilityFactor(r1: Float32Array, r2: Float32Array, lambda: number): number {
+  const { diff, sum } = diffAndSumNorms(r1, r2);
+  if (Number.isNaN(diff) || Number.isNaN(sum)) return NaN;
+  if (diff === 0) return 1;
+  if (sum === 0) return 0;
+  return Math.exp((-lambda * diff) / sum);
+}
+
+/**
+ * TSI = ½‖unit(R1 − R2) − unit(R2 − R3)‖ ∈ [0, 1]: 0 = moving in a straight line, √2/2 = right-angle
+ * turn, 1 = reversal. A zero move has no direction and counts as stable (0). NaN if any input is NaN.
+ */
+export function trajectoryStabilityIndicator(r1: Float32Array, r2: Float32Array, r3: Float32Array): number {
+  let nNew = 0;
+  let nOld = 0;
+  for (let i = 0; i < r1.length; i++) {
+    const dNew = r1[i] - r2[i];
+    const dOld = r2[i] - r3[i];
+    nNew += dNew * dNew;
+    nOld += dOld * dOld;
+  }
+  if (Number.isNaN(nNew) || Number.isNaN(nOld) || !Number.isFinite(nNew) || !Number.isFinite(nOld)) return NaN;
+  if (nNew === 0 || nOld === 0) return 0;
+  // ‖u2 − u1‖ summed directly (a second pass): 2 − 2·cos would lose everything near a straight line.
+  const invNew = 1 / Math.sqrt(nNew);
+  const invOld = 1 / Math.sqrt(nOld);
+  let d = 0;
+  for (let i = 0; i < r1.length; i++) {
+    const diff = (r1[i] - r2[i]) * invNew - (r2[i] - r3[i]) * invOld;
+    d += diff * diff;
+  }
+  return Math.min(1, 0.5 * Math.sqrt(d));
+}
+
+/** |den| ≥ ε keeping its sign (0 → +ε); NaN stays NaN so the caller's finiteness check sees it. */
+export function guardDenominator(den: number, epsilon: number): number {
+  if (Number.isNaN(den)) return NaN;
+  if (Math.abs(den) >= epsilon) return den;
+  return den < 0 ? -epsilon : epsilon;
+}
+
+/**
+ * Paper Padé [2/1]: R̂ = (b0·R1 + b1·R2) / guard(1 + a1·R1), b0 = 2σ, b1 = −σ, a1 = σ/λ, element-wise.
+ * `ratio` r generalises the numerator to σ·((1 + r)·R1 − r·R2) for spacing-aware use; r = 1 is the paper.
+ */
+export function padePaperInto(
+  out: Float32Array,
+  r1: Float32Array,
+  r2: Float32Array,
+  sigma: number,
+  lambda: number,
+  epsilon: number,
+  ratio = 1,
+): Float32Array {
+  const b0 = sigma * (1 + ratio);
+  const b1 = -sigma * ratio;
+  const a1 = sigma / lambda;
+  for (let i = 0; i < out.length; i++) {
+    out[i] = (b0 * r1[i] + b1 * r2[i]) / guardDenominator(1 + a1 * r1[i], epsilon);
+  }
+  return out;
+}
+
+/** Early stage: R̂ = α1·R1 + (1 − α1)·R2. */
+export function earlyBlendInto(out: Float32Array, r1: Float32Array, r2: Float32Array, alpha1: number): Float32Array {
+  const alpha2 = 1 - alpha1;
+  for (let i = 0; i < out.length; i++) out[i] = alpha1 * r1[i] + alpha2 * r2[i];
+  return out;
+}
+
+/** Late stage: out += β·(R1 − R2). */
+export function addIncrementInto(out: Float32Array, r1: Float32Array, r2: Float32Array, beta: number): Float32Array {
+  if (beta === 0) return out;
+  for (let i = 0; i < out.length; i++) out[i] += beta * (r1[i] - r2[i]);
+  return out;
+}
+
+/** Damped linear extrapolation: R̂ = R1 + damping·ratio·(R1 − R2), ratio = (x − x1)/(x1 − x2). */
+export function linearExtrapolateInto(
+  out: Float32Array,
+  r1: Float32Array,
+  r2: Float32Array,
+  ratio: number,
+  damping: number,
+): Float32Array {
+  const f = damping * ratio;
+  for (let i = 0; i < out.length; i++) out[i] = r1[i] + f * (r1[i] - r2[i]);
+  return out;
+}
+
+/**
+ * Element-wise [1/1] rational interpolation through (x1, R1), (x2, R2), (x3, R3) (Thiele's inverse
+ * differences), evaluated at x: exact on f = (a + b·x)/(1 + c·x). Where an element's fit is degenerate
+ * or its pole lies between x1 and x, that element falls back to linear extrapolation through x1, x2.
+ * The result is then damped towards R1: R̂ = R1 + damping·(r(x) − R1). Returns the fallback count.
+ */
+export function rationalExtrapolateInto(
+  out: Float32Array,
+  points: readonly { readonly coord: number; readonly data: Float32Array }[],
+  x: number,
+  damping: number,
+): number {
+  const [p1, p2, p3] = points;
+  const x1 = p1.coord;
+  const x2 = p2.coord;
+  const x3 = p3.coord;
+  const slopeScale = (x - x1) / (x1 - x2);
+  let fallbacks = 0;
+  for (let i = 0; i < out.length; i++) {
+    const f1 = p1.data[i];
+    const f2 = p2.data[i];
+    const f3 = p3.data[i];
+    const phi12 = (x2 - x1) / (f2 - f1);
+    const phi13 = (x3 - x1) / (f3 - f1);
+    const phi123 = (x3 - x2) / (phi13 - phi12);
+    const denAt = (t: number): number => phi12 + (t - x2) / phi123;
+    const dTarget = denAt(x);
+    const dNewest = denAt(x1);
+    let r = f1 + (x - x1) / dTarget;
+    if (!Number.isFinite(r) || !Number.isFinite(dTarget) || !Number.isFinite(dNewest) || dTarget * dNewest <= 0) {
+      r = f1 + slopeScale * (f1 - f2);
+      fallbacks++;
+    }
+    out[i] = f1 + damping * (r - f1);
+  }
+  return fallbacks;
+}
+
+/**
+ * Weights w_k with Σ w_k·v_k = value at `x` of the least-squares polynomial of `degree` through
+ * (coords[k], v_k): one linear combination serves every element. Coordinates are centred on coords[0].
+ */
+export function leastSquaresWeights(coords: readonly number[], x: number, degree: number): number[] {
+  const c0 = coords[0];
+  const centred = coords.map((c) => c - c0);
+  return coords.map((_, k) => {
+    const unit = coords.map((__, j) => (j === k ? 1 : 0));
+    return polyval(polyfit(centred, unit, degree), x - c0);
+  });
+}

@@ -1,0 +1,164 @@
+// TC-Padé as the paper states it (method.md §3) and the project's own variant, one implementation with
+// switches: stack-residual history, σ-damped Padé or spacing-aware extrapolation, TSI gate, stage rules.
+
+import type { CacheSignals, Decision, SampleCacheContext, Stage, StepInfo } from './contract.js';
+import { fullStepGuard, intervalFull, maxSkipsGuard, stageOf } from './guards.js';
+import { ValueHistory } from './history.js';
+import type { MethodDefinition } from './method-def.js';
+import { SampleCacheBase } from './sample-base.js';
+import { int, num, oneOf, type ResolvedSettings } from './settings.js';
+import {
+  addIncrementInto,
+  earlyBlendInto,
+  leastSquaresWeights,
+  linearExtrapolateInto,
+  padePaperInto,
+  rationalExtrapolateInto,
+  stabilityFactor,
+  trajectoryStabilityIndicator,
+} from './tcpade-math.js';
+import { addInto, allFinite } from './vec.js';
+
+const schema = {
+  warmupSteps: int(3, 'steps 0..warmupSteps−1 always compute (3 residuals give the first TSI)', { min: 0 }),
+  finalSteps: int(1, 'the last finalSteps steps always compute', { min: 0 }),
+  interval: int(4, 'N: the first step of every interval is a full pass (method.md §3)', { min: 1 }),
+  intervalMode: oneOf(['grid', 'since-compute'], 'grid', 'grid: full on a fixed grid opened by the last warm-up step; since-compute: full N steps after the last compute'),
+  theta: num(0.9, 'TSI gate: skip only when TSI < theta (TSI ∈ [0, 1]; ≥ 1 keeps the gate open except for exact reversals)', { min: 0, max: 2 }),
+  lambda: num(10, 'λ of σ = exp(−λ‖R1−R2‖/‖R1+R2‖) and of a1 = σ/λ', { min: 1e-6 }),
+  epsilon: num(0.1, 'Padé denominator guard: |den| ≥ ε, sign kept', { min: 1e-12 }),
+  alpha1: num(0.9, 'early stage: R̂ = α1·R1 + (1 − α1)·R2', { min: 0, max: 1 }),
+  beta: num(0.3, 'late stage: R̂ += β·(R1 − R2)'),
+  earlyFraction: num(0.3, 'early stage: s < earlyFraction·S (S = this request)', { min: 0, max: 1 }),
+  lateFraction: num(0.8, 'late stage: s ≥ lateFraction·S', { min: 0, max: 1 }),
+  maxConsecutiveSkips: int(0, 'compute after this many skipped steps in a row (0 = unlimited)', { min: 0 }),
+  extrapolation: oneOf(
+    ['paper', 'linear', 'rational', 'lsq'],
+    'paper',
+    'middle/late predictor: paper Padé [2/1]; linear: R1 + σ·r·(R1−R2); rational: element-wise [1/1] through R1..R3; lsq: least-squares polynomial over the history',
+  ),
+  spacing: oneOf(['none', 'step', 'tau'], 'none', 'extrapolation coordinate: none = one unit per computed residual (paper), step index, or sampler time tau'),
+  damping: oneOf(['sigma', 'none'], 'sigma', 'linear/rational/lsq: R̂ = R1 + σ·(P − R1) (sigma) or P (none); paper always multiplies by σ'),
+  historySize: int(3, 'computed residuals kept (lsq fits all of them; TSI and σ use the newest 2–3)', { min: 3, max: 16 }),
+  lsqDegree: int(1, 'lsq: polynomial degree', { min: 1, max: 3 }),
+};
+export type TcPadeSettings = ResolvedSettings<typeof schema>;
+
+class TcPadeSampleCache extends SampleCacheBase {
+  private readonly history: ValueHistory;
+  private prediction: Float32Array | null = null;
+
+  constructor(
+    ctx: SampleCacheContext,
+    label: string,
+    private readonly s: TcPadeSettings,
+  ) {
+    super(ctx, label);
+    this.history = new ValueHistory(Math.max(3, s.historySize));
+  }
+
+  protected plan(step: StepInfo, _signals: CacheSignals): Decision {
+    const { stepIndex, totalSteps } = step;
+    const stage = stageOf(stepIndex, totalSteps, this.s.earlyFraction, this.s.lateFraction);
+    const guard =
+      fullStepGuard(stepIndex, totalSteps, this.s) ??
+      (intervalFull(stepIndex, this.s.interval, this.s.warmupSteps, this.s.intervalMode, this.lastFullStep)
+        ? { compute: true, reason: 'schedule' as const }
+        : null) ??
+      (this.history.length < 3 ? { compute: true, reason: 'history' as const } : null) ??
+      maxSkipsGuard(this.consecutiveSkips, this.s.maxConsecutiveSkips);
+    if (guard !== null) return { ...guard, stage };
+
+    const [r1, r2, r3] = [0, 1, 2].map((k) => this.history.at(k).data);
+    const tsi = trajectoryStabilityIndicator(r1, r2, r3);
+    const gate = { signal: tsi, threshold: this.s.theta, stage };
+    if (Number.isNaN(tsi)) return { compute: true, reason: 'nan-fallback', ...gate };
+    if (!(tsi < this.s.theta)) return { compute: true, reason: 'tsi', ...gate };
+    const predicted = this.predictResidual(step, stage);
+    if (!allFinite(predicted)) return { compute: true, reason: 'nan-fallback', ...gate };
+    return { compute: false, reason: 'tsi', ...gate };
+  }
+
+  /** Coordinate of history entry k (k = 0 newest) and of the current step. */
+  private coords(step: StepInfo): { nodes: number[]; target: number } {
+    const n = this.history.length;
+    if (this.s.spacing === 'none') return { nodes: Array.from({ length: n }, (_, k) => -k), target: 1 };
+    const pick = (e: { stepIndex: number; tau: number }): number => (this.s.spacing === 'tau' ? e.tau : e.stepIndex);
+    return { nodes: Array.from({ length: n }, (_, k) => pick(this.history.at(k))), target: pick(step) };
+  }
+
+  /** R̂ for this step into the scratch buffer. */
+  private predictResidual(step: StepInfo, stage: Stage): Float32Array {
+    const r1 = this.history.at(0).data;
+    const r2 = this.history.at(1).data;
+    if (this.prediction === null || this.prediction.length !== r1.length) this.prediction = new Float32Array(r1.length);
+    const out = this.prediction;
+    if (stage === 'early') return earlyBlendInto(out, r1, r2, this.s.alpha1);
+    const sigma = stabilityFactor(r1, r2, this.s.lambda);
+    const { nodes, target } = this.coords(step);
+    const ratio = (target - nodes[0]) / (nodes[0] - nodes[1]);
+    const damping = this.s.damping === 'sigma' ? sigma : 1;
+    switch (this.s.extrapolation) {
+      case 'paper':
+        padePaperInto(out, r1, r2, sigma, this.s.lambda, this.s.epsilon, ratio);
+        break;
+      case 'linear':
+        linearExtrapolateInto(out, r1, r2, ratio, damping);
+        break;
+      case 'rational': {
+        const points = [0, 1, 2].map((k) => ({ coord: nodes[k], data: this.history.at(k).data }));
+        rationalExtrapolateInto(out, points, target, damping);
+        break;
+      }
+      case 'lsq': {
+        const degree = Math.min(this.s.lsqDegree, nodes.length - 1);
+        const w = leastSquaresWeights(nodes, target, degree);
+        out.fill(0);
+        for (let k = 0; k < w.length; k++) {
+          const v = this.history.at(k).data;
+          for (let i = 0; i < out.length; i++) out[i] += w[k] * v[i];
+        }
+        for (let i = 0; i < out.length; i++) out[i] = r1[i] + damping * (out[i] - r1[i]);
+        break;
+      }
+    }
+    if (stage === 'late') addIncrementInto(out, r1, r2, this.s.beta);
+    return out;
+  }
+
+  protected predictSection(_step: StepInfo, _section: number, input: Float32Array): Float32Array {
+    // Reconstruction (method.md §3): only the block stack is replaced, x_out = x_in(s) + R̂.
+    return addInto(new Float32Array(input.length), input, this.prediction!);
+  }
+
+  protected record(step: StepInfo, _section: number, input: Float32Array, output: Float32Array, computed: boolean): void {
+    // The paper's history holds computed residuals only.
+    if (computed) this.history.pushResidual(step.stepIndex, step.tau, input, output);
+  }
+
+  bytesHeld(): number {
+    return this.history.bytesHeld() + (this.prediction?.byteLength ?? 0);
+  }
+}
+
+const paperFast = { interval: 4, theta: 0.9 } as const;
+const paperSlow = { interval: 3, theta: 0.7 } as const;
+// The project's variant: spacing-aware linear extrapolation in tau, σ damping only the increment, no
+// late β kick (the tau ratio already scales the step). Provisional until the benchmark decides.
+const ours = { extrapolation: 'linear', spacing: 'tau', damping: 'sigma', beta: 0 } as const;
+
+export const tcPadeDefinition: MethodDefinition<typeof schema> = {
+  name: 'tcpade',
+  description: 'TC-Padé: stack-residual extrapolation (Padé / spacing-aware), TSI-gated, stage-aware; paper, reference and ours presets.',
+  schema,
+  presets: {
+    'paper-fast': paperFast,
+    'paper-slow': paperSlow,
+    fast: { ...paperFast, ...ours },
+    slow: { ...paperSlow, ...ours },
+  },
+  defaultPreset: 'fast',
+  granularity: () => 'stack',
+  needs: () => ({}),
+  createSampleCache: (s, ctx, label) => new TcPadeSampleCache(ctx, label, s),
+};

@@ -1,0 +1,69 @@
+// Element-wise helpers over one sample's flattened tensor ([T*D] Float32Array) for the cache math.
+// Reductions accumulate in float64 (JS numbers) so norms of large tensors do not lose precision.
+
+import { CacheUsageError } from './contract.js';
+
+export function checkSameLength(a: Float32Array, b: Float32Array, what: string): void {
+  if (a.length !== b.length) {
+    throw new CacheUsageError(`${what}: length mismatch, expected ${a.length} elements, got ${b.length}`);
+  }
+}
+
+export function allFinite(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
+  return true;
+}
+
+/** out = a − b (out may alias a or b). */
+export function subInto(out: Float32Array, a: Float32Array, b: Float32Array): Float32Array {
+  for (let i = 0; i < out.length; i++) out[i] = a[i] - b[i];
+  return out;
+}
+
+/** out = a + b (out may alias a or b). */
+export function addInto(out: Float32Array, a: Float32Array, b: Float32Array): Float32Array {
+  for (let i = 0; i < out.length; i++) out[i] = a[i] + b[i];
+  return out;
+}
+
+/** out = a·wa + b·wb. */
+export function combineInto(out: Float32Array, a: Float32Array, wa: number, b: Float32Array, wb: number): Float32Array {
+  for (let i = 0; i < out.length; i++) out[i] = wa * a[i] + wb * b[i];
+  return out;
+}
+
+/** L2 norm in float64. */
+export function norm2(a: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return Math.sqrt(s);
+}
+
+/** ‖a − b‖ and ‖a + b‖ in one float64 pass. */
+export function diffAndSumNorms(a: Float32Array, b: Float32Array): { diff: number; sum: number } {
+  let d = 0;
+  let s = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    d += (x - y) * (x - y);
+    s += (x + y) * (x + y);
+  }
+  return { diff: Math.sqrt(d), sum: Math.sqrt(s) };
+}
+
+/**
+ * Relative L1 change Σ|cur − ref| / Σ|ref| (= mean/mean, TeaCache and FBCache's signal).
+ * A zero reference gives 0 when nothing changed and +Infinity otherwise (forces a compute).
+ */
+export function relativeL1(cur: Float32Array, ref: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < cur.length; i++) {
+    num += Math.abs(cur[i] - ref[i]);
+    den += Math.abs(ref[i]);
+  }
+  if (Number.isNaN(num) || Number.isNaN(den)) return NaN;
+  if (den === 0) return num === 0 ? 0 : Infinity;
+  return num / den;
+}

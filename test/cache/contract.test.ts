@@ -1,0 +1,94 @@
+// The contract every cache method and preset passes, driven through a fake smooth model: per-sample and
+// per-request independence, step counts in a row, `none` never skips, finite predictions, no early change.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createCacheMethod, listCacheMethods, type CacheMethod } from '../../src/cache/index.js';
+import { runRequest, unevenTaus, type RequestRun } from './fake-pipeline.js';
+
+const taus20 = unevenTaus(20);
+const taus50 = unevenTaus(50);
+
+function sameRun(actual: RequestRun, expected: RequestRun, actualSample: number, expectedSample: number, what: string): void {
+  for (const branch of Object.keys(expected.runs)) {
+    const a = actual.runs[branch][actualSample];
+    const e = expected.runs[branch][expectedSample];
+    assert.deepEqual(a.decisions, e.decisions, `${what}: decisions of branch ${branch} differ`);
+    assert.equal(a.outputs.length, e.outputs.length);
+    a.outputs.forEach((o, s) => assert.deepEqual(o, e.outputs[s], `${what}: branch ${branch} output at step ${s} differs`));
+  }
+  assert.deepEqual(actual.finals[actualSample], expected.finals[expectedSample], `${what}: final latent differs`);
+}
+
+const allPresets: { method: CacheMethod; label: string }[] = listCacheMethods().flatMap((m) =>
+  m.presets.map((p) => ({ method: createCacheMethod(m.name, p), label: `${m.name}/${p}` })),
+);
+
+describe('cache contract (every method × preset)', () => {
+  const none20 = runRequest(createCacheMethod('none'), { taus: taus20, seeds: [1, 2] });
+
+  for (const { method, label } of allPresets) {
+    describe(label, () => {
+      const both = runRequest(method, { taus: taus20, seeds: [1, 2] });
+
+      it('two samples in one batch behave exactly as each alone', () => {
+        sameRun(both, runRequest(method, { taus: taus20, seeds: [1] }), 0, 0, 'sample 0');
+        sameRun(both, runRequest(method, { taus: taus20, seeds: [2] }), 1, 0, 'sample 1');
+      });
+
+      it('a request after another (other data, other step count) behaves as if run alone', () => {
+        runRequest(method, { taus: taus50, seeds: [5, 6, 7] });
+        sameRun(runRequest(method, { taus: taus20, seeds: [1, 2] }), both, 0, 0, 'after a 50-step request');
+        const alone50 = runRequest(method, { taus: taus50, seeds: [1] });
+        runRequest(method, { taus: taus20, seeds: [1] });
+        sameRun(runRequest(method, { taus: taus50, seeds: [1] }), alone50, 0, 0, 'after a 20-step request');
+      });
+
+      it('every output is finite', () => {
+        for (const branch of Object.keys(both.runs)) {
+          for (const run of both.runs[branch]) for (const o of run.outputs) assert.ok(o.every(Number.isFinite), `${label}: non-finite output`);
+        }
+      });
+
+      it('changes nothing before its first skipped step, and step 0 always computes', () => {
+        const run = both.runs.cond[0];
+        assert.equal(run.decisions[0].compute, true, 'step 0 has no history and must compute');
+        const firstSkip = run.decisions.findIndex((d) => !d.compute);
+        const upTo = firstSkip < 0 ? run.outputs.length : firstSkip;
+        for (let s = 0; s < upTo; s++) assert.deepEqual(run.outputs[s], none20.runs.cond[0].outputs[s], `step ${s} differs from uncached`);
+      });
+
+      it('decisions carry a known reason', () => {
+        const reasons = new Set(['always', 'warmup', 'final', 'schedule', 'tsi', 'teacache', 'fbcache', 'max-skips', 'history', 'nan-fallback']);
+        for (const d of both.runs.cond[0].decisions) assert.ok(reasons.has(d.reason), `unknown reason ${d.reason}`);
+      });
+
+      it('CFG branches are independent: an uncond branch beside cond does not change cond', () => {
+        // With guidance 1 the latent follows cond only, so cond must not notice uncond's state.
+        const pair = runRequest(method, { taus: taus20, seeds: [3], guidance: 1 });
+        const condOnly = runRequest(method, { taus: taus20, seeds: [3], guidance: 1, branches: ['cond'] });
+        assert.deepEqual(pair.runs.cond[0].decisions, condOnly.runs.cond[0].decisions);
+        pair.runs.cond[0].outputs.forEach((o, s) => assert.deepEqual(o, condOnly.runs.cond[0].outputs[s], `cond output at step ${s}`));
+      });
+
+      if (method.name === 'none') {
+        it('never skips', () => {
+          for (const branch of Object.keys(both.runs)) {
+            for (const run of both.runs[branch]) {
+              assert.equal(run.computedSteps.length, 20);
+              assert.equal(run.predictedSections, 0);
+            }
+          }
+          assert.equal(both.bytesHeldAtEnd, 0);
+        });
+      } else {
+        it('skips on the smooth fake trajectory, and the result then differs from uncached', () => {
+          const run = both.runs.cond[0];
+          assert.ok(run.predictedSections > 0, `${label} predicted nothing in 20 steps`);
+          assert.notDeepEqual(both.finals[0], none20.finals[0]);
+          assert.ok(both.bytesHeldAtEnd > 0, 'a skipping method holds history');
+        });
+      }
+    });
+  }
+});
