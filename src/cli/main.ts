@@ -21,11 +21,11 @@ const program = new Command('tcpade')
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
-  if (e instanceof CommanderError) process.exit(e.exitCode);
+  // Commander reports its own parse errors and exits; what reaches here was thrown by a command.
   // Known, user-facing errors print one clear message; anything else keeps its stack.
-  const known = e instanceof InvalidArgumentError || (e instanceof Error && /Error$/.test(e.name) && e.name !== 'Error' && e.name !== 'TypeError' && e.name !== 'RangeError');
+  const known = e instanceof CommanderError || e instanceof InvalidArgumentError || (e instanceof Error && /Error$/.test(e.name) && e.name !== 'Error' && e.name !== 'TypeError' && e.name !== 'RangeError');
   if (known) {
-    console.error(`tcpade: ${(e as Error).message}`);
+    console.error(`tcpade: ${(e as Error).message.replace(/^error: /, '')}`);
     process.exit(2);
   }
   throw e;

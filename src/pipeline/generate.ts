@@ -21,6 +21,8 @@ export interface GenerateOptions {
   cache?: CacheMethod; // absent = compute everything
   batchSize?: number; // samples per model batch (each sample's result does not depend on it)
   eta?: number;
+  /** Clip DDIM/DPM x₀ estimates to ±clipX0. Default: 1 for pixel-space models (1 or 3 channels, as ADM's
+   * clip_denoised), none for latent models (as DiT). */
   clipX0?: number | null;
   spacing?: TimestepSpacing;
   flowShift?: number;
@@ -286,7 +288,8 @@ export async function generate(model: DiT, o: GenerateOptions): Promise<Generate
   o.labels.forEach((l) => {
     if (!Number.isInteger(l) || l < 0 || l > c.numClasses) throw new GenerateError(`class ${l} is not in [0, ${c.numClasses - 1}] (or ${c.numClasses} for unconditional)`);
   });
-  const plan = makePlan(o);
+  const pixelSpace = c.inChannels === 1 || c.inChannels === 3;
+  const plan = makePlan({ ...o, clipX0: o.clipX0 === undefined ? (pixelSpace ? 1 : null) : o.clipX0 });
   const N = o.labels.length;
   const bs = o.batchSize ?? N;
   if (!Number.isInteger(bs) || bs < 1) throw new GenerateError(`batch size must be a positive integer, got ${bs}`);
