@@ -18,6 +18,38 @@ function outSize(inp: number, k: number, stride: number, padA: number, padB: num
   return Math.floor((inp + padA + padB - k) / stride) + 1;
 }
 
+/**
+ * Visits every (input element, weight element, output element) triple of a convolution: the one loop
+ * nest the forward pass and both gradients share (they differ only in what they accumulate).
+ */
+function forEachTap(
+  xShape: readonly number[],
+  wShape: readonly number[],
+  g: ConvGeom,
+  visit: (xIndex: number, wIndex: number, yIndex: number) => void,
+): void {
+  const [n, c, h, wd] = xShape;
+  const [o, , kh, kw] = wShape;
+  const oh = outSize(h, kh, g.strides[0], g.pads[0], g.pads[2]);
+  const ow = outSize(wd, kw, g.strides[1], g.pads[1], g.pads[3]);
+  for (let ni = 0; ni < n; ni++)
+    for (let oi = 0; oi < o; oi++)
+      for (let y = 0; y < oh; y++)
+        for (let xx = 0; xx < ow; xx++) {
+          const yIndex = ((ni * o + oi) * oh + y) * ow + xx;
+          for (let ci = 0; ci < c; ci++)
+            for (let i = 0; i < kh; i++) {
+              const iy = y * g.strides[0] - g.pads[0] + i;
+              if (iy < 0 || iy >= h) continue;
+              for (let j = 0; j < kw; j++) {
+                const ix = xx * g.strides[1] - g.pads[1] + j;
+                if (ix < 0 || ix >= wd) continue;
+                visit(((ni * c + ci) * h + iy) * wd + ix, ((oi * c + ci) * kh + i) * kw + j, yIndex);
+              }
+            }
+        }
+}
+
 defineOp({
   type: 'Conv',
   infer: ([x, w, b], attrs) => {
@@ -31,29 +63,14 @@ defineOp({
     return [{ dtype: 'float32', shape: [x.shape[0], w.shape[0], outSize(h, kh, strides[0], pads[0], pads[2]), outSize(wd, kw, strides[1], pads[1], pads[3])] }];
   },
   ref: ([x, w, b], attrs) => {
-    const { strides, pads } = geom(attrs);
-    const [n, c, h, wd] = x.shape;
+    const gm = geom(attrs);
+    const [n, , h, wd] = x.shape;
     const [o, , kh, kw] = w.shape;
-    const oh = outSize(h, kh, strides[0], pads[0], pads[2]);
-    const ow = outSize(wd, kw, strides[1], pads[1], pads[3]);
+    const oh = outSize(h, kh, gm.strides[0], gm.pads[0], gm.pads[2]);
+    const ow = outSize(wd, kw, gm.strides[1], gm.pads[1], gm.pads[3]);
     const out = refTensor('float32', [n, o, oh, ow]);
-    for (let ni = 0; ni < n; ni++)
-      for (let oi = 0; oi < o; oi++)
-        for (let y = 0; y < oh; y++)
-          for (let xx = 0; xx < ow; xx++) {
-            let s = b ? b.data[oi] : 0;
-            for (let ci = 0; ci < c; ci++)
-              for (let i = 0; i < kh; i++) {
-                const iy = y * strides[0] - pads[0] + i;
-                if (iy < 0 || iy >= h) continue;
-                for (let j = 0; j < kw; j++) {
-                  const ix = xx * strides[1] - pads[1] + j;
-                  if (ix < 0 || ix >= wd) continue;
-                  s += x.data[((ni * c + ci) * h + iy) * wd + ix] * w.data[((oi * c + ci) * kh + i) * kw + j];
-                }
-              }
-            out.data[((ni * o + oi) * oh + y) * ow + xx] = s;
-          }
+    if (b) for (let k = 0; k < out.data.length; k++) out.data[k] = b.data[Math.floor(k / (oh * ow)) % o];
+    forEachTap(x.shape, w.shape, gm, (xi, wi, yi) => (out.data[yi] += x.data[xi] * w.data[wi]));
     return [out];
   },
   lower: (node, ctx) => {
@@ -75,27 +92,8 @@ defineOp({
   type: 'ConvGradInput',
   infer: ([, , x]) => [{ dtype: 'float32', shape: x.shape }],
   ref: ([dy, w, x], attrs) => {
-    const { strides, pads } = geom(attrs);
-    const [n, c, h, wd] = x.shape;
-    const [o, , kh, kw] = w.shape;
-    const [oh, ow] = [dy.shape[2], dy.shape[3]];
     const out = refTensor('float32', x.shape);
-    for (let ni = 0; ni < n; ni++)
-      for (let oi = 0; oi < o; oi++)
-        for (let y = 0; y < oh; y++)
-          for (let xx = 0; xx < ow; xx++) {
-            const g = dy.data[((ni * o + oi) * oh + y) * ow + xx];
-            for (let ci = 0; ci < c; ci++)
-              for (let i = 0; i < kh; i++) {
-                const iy = y * strides[0] - pads[0] + i;
-                if (iy < 0 || iy >= h) continue;
-                for (let j = 0; j < kw; j++) {
-                  const ix = xx * strides[1] - pads[1] + j;
-                  if (ix < 0 || ix >= wd) continue;
-                  out.data[((ni * c + ci) * h + iy) * wd + ix] += g * w.data[((oi * c + ci) * kh + i) * kw + j];
-                }
-              }
-          }
+    forEachTap(x.shape, w.shape, geom(attrs), (xi, wi, yi) => (out.data[xi] += dy.data[yi] * w.data[wi]));
     return [out];
   },
   lower: (node, ctx) => {
@@ -120,28 +118,8 @@ defineOp({
   type: 'ConvGradWeight',
   infer: ([, , w]) => [{ dtype: 'float32', shape: w.shape }],
   ref: ([x, dy, w], attrs) => {
-    const { strides, pads } = geom(attrs);
-    const [n, c, h, wd] = x.shape;
-    const [o, , kh, kw] = w.shape;
-    const [oh, ow] = [dy.shape[2], dy.shape[3]];
     const out = refTensor('float32', w.shape);
-    for (let oi = 0; oi < o; oi++)
-      for (let ci = 0; ci < c; ci++)
-        for (let i = 0; i < kh; i++)
-          for (let j = 0; j < kw; j++) {
-            let s = 0;
-            for (let ni = 0; ni < n; ni++)
-              for (let y = 0; y < oh; y++) {
-                const iy = y * strides[0] - pads[0] + i;
-                if (iy < 0 || iy >= h) continue;
-                for (let xx = 0; xx < ow; xx++) {
-                  const ix = xx * strides[1] - pads[1] + j;
-                  if (ix < 0 || ix >= wd) continue;
-                  s += x.data[((ni * c + ci) * h + iy) * wd + ix] * dy.data[((ni * o + oi) * oh + y) * ow + xx];
-                }
-              }
-            out.data[((oi * c + ci) * kh + i) * kw + j] = s;
-          }
+    forEachTap(x.shape, w.shape, geom(attrs), (xi, wi, yi) => (out.data[wi] += x.data[xi] * dy.data[yi]));
     return [out];
   },
   lower: (node, ctx) => {
