@@ -50,6 +50,8 @@ export function generateCommand(): Command {
     .option('--per-class <k>', 'samples per class', intArg(1, 10000), 4)
     .option('--cfg <scale>', 'classifier-free guidance scale (1 = off)', floatArg(0, 100), 1.5)
     .option('--eta <x>', 'DDIM η (0 = deterministic)', floatArg(0, 1), 0)
+    .option('--spacing <s>', 'DDPM timestep spacing: leading | trailing | linspace (diffusers conventions)', 'leading')
+    .option('--flow-shift <x>', 'flow-matching timestep shift (1 = none; SD3 uses 3)', floatArg(0.01, 100), 1)
     .option('--batch-size <n>', 'samples per model batch', intArg(1, 4096), 20)
     .option('--threads <n>', 'ORT intra-op threads', threadsArg, defaultThreads())
     .option('--config <name>', 'named DiT config for a checkpoint without config.json')
@@ -63,6 +65,7 @@ export function generateCommand(): Command {
       if ((sampler === 'flow-euler') !== (objective === 'flow')) {
         throw new InvalidArgumentError(`--sampler ${sampler} does not fit a model trained with the ${objective} objective`);
       }
+      if (!['leading', 'trailing', 'linspace'].includes(o.spacing)) throw new InvalidArgumentError(`--spacing must be leading, trailing or linspace, got ${o.spacing}`);
       const { namedConfig } = await import('../models/dit-config.js');
       const model = await loadDiT(modelPath, { threads: o.threads, config: o.config ? namedConfig(o.config) : undefined });
       const classes: number[] = intListArg(0, model.config.numClasses - 1)(o.classes);
@@ -82,6 +85,8 @@ export function generateCommand(): Command {
         cache: choice.method,
         batchSize: o.batchSize,
         eta: o.eta,
+        spacing: o.spacing,
+        flowShift: o.flowShift,
         onStep: () => {
           done++;
           bar?.update(done, { speed: (done / ((performance.now() - t0) / 1000)).toFixed(2) });
