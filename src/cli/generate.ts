@@ -116,12 +116,15 @@ export function generateCommand(): Command {
       // Remember full runs so later cached runs can report their speed-up against the same request.
       const key = JSON.stringify([path.resolve(modelPath), sampler, o.steps, labels.length, o.cfg, o.batchSize, o.threads]);
       const last = readLastFull();
-      if (choice.method === undefined && choice.steps === o.steps) {
+      const isFull = choice.method === undefined && choice.steps === o.steps;
+      console.log(summaryLine({ ...r.stats, blockComputeRatio, method: choice.label, preset: '' }, isFull ? undefined : last[key]));
+      if (isFull) {
         last[key] = r.stats.wallMs;
         fs.mkdirSync(path.dirname(lastFullFile()), { recursive: true });
         writeFileAtomicSync(lastFullFile(), JSON.stringify(last));
+      } else if (last[key] === undefined) {
+        console.log('(run the same command with --cache none once to see the wall-clock speed-up here)');
       }
-      console.log(summaryLine({ ...r.stats, blockComputeRatio, method: choice.label, preset: '' }, last[key]));
       console.log(`wrote ${path.join(o.out, latent ? 'samples.safetensors' : 'grid.png')}, samples.safetensors, stats.json`);
       await model.release();
     });
