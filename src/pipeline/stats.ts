@@ -68,9 +68,10 @@ export function addTimes(a: PhaseTimes, b: PhaseTimes): PhaseTimes {
 
 /** One line a person reads after a run. */
 export function summaryLine(s: RunStats, lastFullWallMs?: number): string {
-  const rows = s.computedCount + s.predictedCount;
-  const perRow = rows ? `computed ${s.computedCount}/${rows} (sample, branch, step) passes` : '';
+  const rows = s.samples * s.branches.length;
+  const perRow = rows ? s.computedCount / rows : 0;
+  const stepsText = Number.isInteger(perRow) ? `${perRow}/${s.steps} steps` : `${perRow.toFixed(1)}/${s.steps} steps on average`;
   const fewer = s.blockComputeRatio > 0 ? `${(1 / s.blockComputeRatio).toFixed(2)}× fewer block FLOPs` : '';
   const faster = lastFullWallMs ? `, ${(lastFullWallMs / s.wallMs).toFixed(2)}× faster than the last full run` : '';
-  return `${s.method}${s.preset ? `/${s.preset}` : ''}: ${perRow}, ${fewer}${faster} (${(s.wallMs / 1000).toFixed(2)} s)`;
+  return `${s.method}${s.preset ? `/${s.preset}` : ''}: computed ${stepsText} per sample and branch, ${fewer}${faster} (${(s.wallMs / 1000).toFixed(2)} s)`;
 }
