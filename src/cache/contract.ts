@@ -77,10 +77,11 @@ export interface CacheSignals {
 export interface SampleCache {
   decide(step: StepInfo, signals: CacheSignals): Decision;
   /**
-   * Predicted OUTPUT of section `section` given its actual input this step ([T*D], not modified).
-   * Returns a new array, always finite; otherwise throws CachePredictionError (the pipeline computes).
+   * Predicted OUTPUT of section `section` given its actual input this step ([T*D], not modified),
+   * written into `out` when given (same length, must not overlap `input`) or into a new array; always
+   * finite, otherwise throws CachePredictionError (the pipeline computes).
    */
-  predict(step: StepInfo, section: number, input: Float32Array): Float32Array;
+  predict(step: StepInfo, section: number, input: Float32Array, out?: Float32Array): Float32Array;
   /** After every step, for every section, computed or predicted. Arrays are copied, never kept. */
   observe(step: StepInfo, section: number, input: Float32Array, output: Float32Array, computed: boolean): void;
   /** Bytes of Float32Array state held now (history, scratch). */

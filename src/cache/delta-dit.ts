@@ -58,8 +58,8 @@ class DeltaDitSampleCache extends SampleCacheBase {
     return { compute: false, reason: 'schedule', stage: early ? 'early' : 'late', computeSections: mask };
   }
 
-  protected predictSection(_step: StepInfo, section: number, input: Float32Array): Float32Array {
-    return addInto(new Float32Array(input.length), input, this.stored[section].at(0).data);
+  protected predictSection(_step: StepInfo, section: number, input: Float32Array, out: Float32Array): Float32Array {
+    return addInto(out, input, this.stored[section].at(0).data);
   }
 
   protected record(step: StepInfo, section: number, input: Float32Array, output: Float32Array, computed: boolean): void {

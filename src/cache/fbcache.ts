@@ -51,8 +51,8 @@ class FirstBlockSampleCache extends SampleCacheBase {
     return { compute: !(change < this.s.threshold), reason: 'fbcache', signal: change, threshold: this.s.threshold };
   }
 
-  protected predictSection(_step: StepInfo, _section: number, input: Float32Array): Float32Array {
-    return addInto(new Float32Array(input.length), input, this.tailResidual.at(0).data);
+  protected predictSection(_step: StepInfo, _section: number, input: Float32Array, out: Float32Array): Float32Array {
+    return addInto(out, input, this.tailResidual.at(0).data);
   }
 
   protected record(step: StepInfo, _section: number, input: Float32Array, output: Float32Array, computed: boolean): void {

@@ -46,10 +46,13 @@ export class ReuseSampleCache extends SampleCacheBase {
     );
   }
 
-  protected predictSection(_step: StepInfo, section: number, input: Float32Array): Float32Array {
+  protected predictSection(_step: StepInfo, section: number, input: Float32Array, out: Float32Array): Float32Array {
     const last = this.stored[section].at(0).data;
-    if (this.s.target === 'raw') return Float32Array.from(last);
-    return addInto(new Float32Array(input.length), input, last);
+    if (this.s.target === 'raw') {
+      out.set(last);
+      return out;
+    }
+    return addInto(out, input, last);
   }
 
   protected record(step: StepInfo, section: number, input: Float32Array, output: Float32Array, computed: boolean): void {

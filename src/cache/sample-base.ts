@@ -65,8 +65,8 @@ export abstract class SampleCacheBase implements SampleCache {
 
   /** The method's decision for a validated step. */
   protected abstract plan(step: StepInfo, signals: CacheSignals): Decision;
-  /** The method's prediction for a section it decided to skip; the base checks finiteness. */
-  protected abstract predictSection(step: StepInfo, section: number, input: Float32Array): Float32Array;
+  /** The method's prediction for a section it decided to skip, written into `out`; the base checks finiteness. */
+  protected abstract predictSection(step: StepInfo, section: number, input: Float32Array, out: Float32Array): Float32Array;
   /** Record what happened to a section this step. */
   protected abstract record(step: StepInfo, section: number, input: Float32Array, output: Float32Array, computed: boolean): void;
   abstract bytesHeld(): number;
@@ -102,22 +102,25 @@ export abstract class SampleCacheBase implements SampleCache {
     return d;
   }
 
-  predict(step: StepInfo, section: number, input: Float32Array): Float32Array {
+  predict(step: StepInfo, section: number, input: Float32Array, out?: Float32Array): Float32Array {
     this.checkCurrent(step, section, 'predict');
     const d = this.decision!;
     if (d.compute || d.computeSections?.[section] === true) {
       throw new CacheUsageError(`${this.where()}: predict called for step ${step.stepIndex} section ${section}, but the decision was to compute it`);
     }
     this.checkLength(section, input, 'predict input');
-    const out = this.predictSection(step, section, input);
-    if (!allFinite(out)) {
+    if (out !== undefined && out.length !== input.length) {
+      throw new CacheUsageError(`${this.where()}: predict output buffer has ${out.length} elements, the input ${input.length}`);
+    }
+    const result = this.predictSection(step, section, input, out ?? new Float32Array(input.length));
+    if (!allFinite(result)) {
       throw new CachePredictionError(
         `${this.where()}: prediction for step ${step.stepIndex} section ${section} is not finite (input or history holds NaN/Inf); compute this section instead`,
         step.stepIndex,
         section,
       );
     }
-    return out;
+    return result;
   }
 
   observe(step: StepInfo, section: number, input: Float32Array, output: Float32Array, computed: boolean): void {

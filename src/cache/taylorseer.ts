@@ -52,8 +52,8 @@ class TaylorSeerSampleCache extends SampleCacheBase {
     );
   }
 
-  protected predictSection(step: StepInfo, section: number, input: Float32Array): Float32Array {
-    const out = this.tables[section].evaluateInto(new Float32Array(input.length), this.coord(step));
+  protected predictSection(step: StepInfo, section: number, input: Float32Array, target: Float32Array): Float32Array {
+    const out = this.tables[section].evaluateInto(target, this.coord(step));
     if (this.s.target === 'residual') for (let i = 0; i < out.length; i++) out[i] += input[i];
     return out;
   }

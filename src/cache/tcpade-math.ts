@@ -7,25 +7,47 @@ import { diffAndSumNorms } from './vec.js';
 /** σ = exp(−λ·‖R1 − R2‖ / ‖R1 + R2‖): 1 when the residual is steady; 0 when R1 = −R2 ≠ 0. */
 export function stabilityFactor(r1: Float32Array, r2: Float32Array, lambda: number): number {
   const { diff, sum } = diffAndSumNorms(r1, r2);
+  return stabilityFromNorms(diff, sum, lambda);
+}
+
+/** σ from the two norms ‖R1 − R2‖ and ‖R1 + R2‖ (shared with the TSI pass, see trajectoryNorms). */
+export function stabilityFromNorms(diff: number, sum: number, lambda: number): number {
   if (Number.isNaN(diff) || Number.isNaN(sum)) return NaN;
   if (diff === 0) return 1;
   if (sum === 0) return 0;
   return Math.exp((-lambda * diff) / sum);
 }
 
+/** Squared norms ‖R1 − R2‖², ‖R2 − R3‖², ‖R1 + R2‖² in one float64 pass (TSI and σ both need them). */
+export interface TrajectoryNorms {
+  newMove2: number;
+  oldMove2: number;
+  sum2: number;
+}
+
+export function trajectoryNorms(r1: Float32Array, r2: Float32Array, r3: Float32Array): TrajectoryNorms {
+  let newMove2 = 0;
+  let oldMove2 = 0;
+  let sum2 = 0;
+  for (let i = 0; i < r1.length; i++) {
+    const a = r1[i];
+    const b = r2[i];
+    const dNew = a - b;
+    const dOld = b - r3[i];
+    newMove2 += dNew * dNew;
+    oldMove2 += dOld * dOld;
+    sum2 += (a + b) * (a + b);
+  }
+  return { newMove2, oldMove2, sum2 };
+}
+
 /**
  * TSI = ½‖unit(R1 − R2) − unit(R2 − R3)‖ ∈ [0, 1]: 0 = moving in a straight line, √2/2 = right-angle
  * turn, 1 = reversal. A zero move has no direction and counts as stable (0). NaN if any input is NaN.
  */
-export function trajectoryStabilityIndicator(r1: Float32Array, r2: Float32Array, r3: Float32Array): number {
-  let nNew = 0;
-  let nOld = 0;
-  for (let i = 0; i < r1.length; i++) {
-    const dNew = r1[i] - r2[i];
-    const dOld = r2[i] - r3[i];
-    nNew += dNew * dNew;
-    nOld += dOld * dOld;
-  }
+export function trajectoryStabilityIndicator(r1: Float32Array, r2: Float32Array, r3: Float32Array, norms: TrajectoryNorms = trajectoryNorms(r1, r2, r3)): number {
+  const nNew = norms.newMove2;
+  const nOld = norms.oldMove2;
   if (Number.isNaN(nNew) || Number.isNaN(nOld) || !Number.isFinite(nNew) || !Number.isFinite(nOld)) return NaN;
   if (nNew === 0 || nOld === 0) return 0;
   // ‖u2 − u1‖ summed directly (a second pass): 2 − 2·cos would lose everything near a straight line.
@@ -68,10 +90,11 @@ export function padePaperInto(
   return out;
 }
 
-/** Early stage: R̂ = α1·R1 + (1 − α1)·R2. */
-export function earlyBlendInto(out: Float32Array, r1: Float32Array, r2: Float32Array, alpha1: number): Float32Array {
+/** Early stage: R̂ = α1·R1 + (1 − α1)·R2 (plus `base` element-wise when given: x_in + R̂ in one pass). */
+export function earlyBlendInto(out: Float32Array, r1: Float32Array, r2: Float32Array, alpha1: number, base?: Float32Array): Float32Array {
   const alpha2 = 1 - alpha1;
-  for (let i = 0; i < out.length; i++) out[i] = alpha1 * r1[i] + alpha2 * r2[i];
+  if (base) for (let i = 0; i < out.length; i++) out[i] = base[i] + alpha1 * r1[i] + alpha2 * r2[i];
+  else for (let i = 0; i < out.length; i++) out[i] = alpha1 * r1[i] + alpha2 * r2[i];
   return out;
 }
 
@@ -82,16 +105,21 @@ export function addIncrementInto(out: Float32Array, r1: Float32Array, r2: Float3
   return out;
 }
 
-/** Damped linear extrapolation: R̂ = R1 + damping·ratio·(R1 − R2), ratio = (x − x1)/(x1 − x2). */
+/**
+ * Damped linear extrapolation: R̂ = R1 + damping·ratio·(R1 − R2), ratio = (x − x1)/(x1 − x2)
+ * (plus `base` element-wise when given: x_in + R̂ in one pass).
+ */
 export function linearExtrapolateInto(
   out: Float32Array,
   r1: Float32Array,
   r2: Float32Array,
   ratio: number,
   damping: number,
+  base?: Float32Array,
 ): Float32Array {
   const f = damping * ratio;
-  for (let i = 0; i < out.length; i++) out[i] = r1[i] + f * (r1[i] - r2[i]);
+  if (base) for (let i = 0; i < out.length; i++) out[i] = base[i] + r1[i] + f * (r1[i] - r2[i]);
+  else for (let i = 0; i < out.length; i++) out[i] = r1[i] + f * (r1[i] - r2[i]);
   return out;
 }
 

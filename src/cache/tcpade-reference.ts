@@ -152,8 +152,7 @@ class TcPadeReferenceSampleCache extends SampleCacheBase {
     return { compute: false, reason: tsi === undefined ? 'schedule' : 'tsi', stage, ...gate };
   }
 
-  protected predictSection(step: StepInfo, _section: number, input: Float32Array): Float32Array {
-    const out = new Float32Array(input.length);
+  protected predictSection(step: StepInfo, _section: number, input: Float32Array, out: Float32Array): Float32Array {
     const r = this.prediction!;
     const prev = this.previousInputStep === step.stepIndex - 1 ? this.previousInput : null;
     const drift = this.s.driftFactor;

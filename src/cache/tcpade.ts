@@ -3,7 +3,7 @@
 
 import type { CacheSignals, Decision, SampleCacheContext, Stage, StepInfo } from './contract.js';
 import { fullStepGuard, intervalFull, maxSkipsGuard, stageOf } from './guards.js';
-import { ValueHistory } from './history.js';
+import { ValueHistory, type HistoryEntry } from './history.js';
 import type { MethodDefinition } from './method-def.js';
 import { SampleCacheBase } from './sample-base.js';
 import { int, num, oneOf, type ResolvedSettings } from './settings.js';
@@ -14,10 +14,11 @@ import {
   linearExtrapolateInto,
   padePaperInto,
   rationalExtrapolateInto,
-  stabilityFactor,
+  stabilityFromNorms,
+  trajectoryNorms,
   trajectoryStabilityIndicator,
 } from './tcpade-math.js';
-import { addInto, allFinite } from './vec.js';
+import { addInto } from './vec.js';
 
 const schema = {
   warmupSteps: int(3, 'steps 0..warmupSteps−1 always compute (3 residuals give the first TSI)', { min: 0 }),
@@ -46,7 +47,12 @@ export type TcPadeSettings = ResolvedSettings<typeof schema>;
 
 class TcPadeSampleCache extends SampleCacheBase {
   private readonly history: ValueHistory;
-  private prediction: Float32Array | null = null;
+  /** σ of the current step, from the norms the TSI gate computed (NaN before the first skip). */
+  private sigma = NaN;
+  /** TSI and σ depend on the history only, which changes on computed steps: computed once per change. */
+  private gateFor: HistoryEntry | null = null;
+  private gateTsi = NaN;
+  private gateSigma = NaN;
 
   constructor(
     ctx: SampleCacheContext,
@@ -70,12 +76,20 @@ class TcPadeSampleCache extends SampleCacheBase {
     if (guard !== null) return { ...guard, stage };
 
     const [r1, r2, r3] = [0, 1, 2].map((k) => this.history.at(k).data);
-    const tsi = trajectoryStabilityIndicator(r1, r2, r3);
+    const newest = this.history.at(0);
+    if (this.gateFor !== newest) {
+      const norms = trajectoryNorms(r1, r2, r3);
+      this.gateTsi = trajectoryStabilityIndicator(r1, r2, r3, norms);
+      this.gateSigma = stabilityFromNorms(Math.sqrt(norms.newMove2), Math.sqrt(norms.sum2), this.s.lambda);
+      this.gateFor = newest;
+    }
+    const tsi = this.gateTsi;
     const gate = { signal: tsi, threshold: this.s.theta, stage };
     if (Number.isNaN(tsi)) return { compute: true, reason: 'nan-fallback', ...gate };
     if (!(tsi < this.s.theta)) return { compute: true, reason: 'tsi', ...gate };
-    const predicted = this.predictResidual(step, stage);
-    if (!allFinite(predicted)) return { compute: true, reason: 'nan-fallback', ...gate };
+    this.sigma = this.gateSigma;
+    if (Number.isNaN(this.sigma)) return { compute: true, reason: 'nan-fallback', ...gate };
+    // A non-finite prediction is caught by predict(), which makes the pipeline compute instead.
     return { compute: false, reason: 'tsi', ...gate };
   }
 
@@ -87,23 +101,23 @@ class TcPadeSampleCache extends SampleCacheBase {
     return { nodes: Array.from({ length: n }, (_, k) => pick(this.history.at(k))), target: pick(step) };
   }
 
-  /** R̂ for this step into the scratch buffer. */
-  private predictResidual(step: StepInfo, stage: Stage): Float32Array {
+  /** x_in + R̂ for this step into `out` (the common stages fuse the addition into their one pass). */
+  private predictResidualInto(out: Float32Array, step: StepInfo, stage: Stage, input: Float32Array): Float32Array {
     const r1 = this.history.at(0).data;
     const r2 = this.history.at(1).data;
-    if (this.prediction === null || this.prediction.length !== r1.length) this.prediction = new Float32Array(r1.length);
-    const out = this.prediction;
-    if (stage === 'early') return earlyBlendInto(out, r1, r2, this.s.alpha1);
-    const sigma = stabilityFactor(r1, r2, this.s.lambda);
+    if (stage === 'early') return earlyBlendInto(out, r1, r2, this.s.alpha1, input);
+    const sigma = this.sigma;
     const { nodes, target } = this.coords(step);
     const ratio = (target - nodes[0]) / (nodes[0] - nodes[1]);
     const damping = this.s.damping === 'sigma' ? sigma : 1;
+    let withInput = false;
     switch (this.s.extrapolation) {
       case 'paper':
         padePaperInto(out, r1, r2, sigma, this.s.lambda, this.s.epsilon, ratio);
         break;
       case 'linear':
-        linearExtrapolateInto(out, r1, r2, ratio, damping);
+        linearExtrapolateInto(out, r1, r2, ratio, damping, input);
+        withInput = true;
         break;
       case 'rational': {
         const points = [0, 1, 2].map((k) => ({ coord: nodes[k], data: this.history.at(k).data }));
@@ -123,12 +137,13 @@ class TcPadeSampleCache extends SampleCacheBase {
       }
     }
     if (stage === 'late') addIncrementInto(out, r1, r2, this.s.beta);
-    return out;
+    return withInput ? out : addInto(out, out, input);
   }
 
-  protected predictSection(_step: StepInfo, _section: number, input: Float32Array): Float32Array {
+  protected predictSection(step: StepInfo, _section: number, input: Float32Array, out: Float32Array): Float32Array {
     // Reconstruction (method.md §3): only the block stack is replaced, x_out = x_in(s) + R̂.
-    return addInto(new Float32Array(input.length), input, this.prediction!);
+    const stage = stageOf(step.stepIndex, step.totalSteps, this.s.earlyFraction, this.s.lateFraction);
+    return this.predictResidualInto(out, step, stage, input);
   }
 
   protected record(step: StepInfo, _section: number, input: Float32Array, output: Float32Array, computed: boolean): void {
@@ -137,7 +152,7 @@ class TcPadeSampleCache extends SampleCacheBase {
   }
 
   bytesHeld(): number {
-    return this.history.bytesHeld() + (this.prediction?.byteLength ?? 0);
+    return this.history.bytesHeld();
   }
 }
 

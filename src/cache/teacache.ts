@@ -61,8 +61,8 @@ class TeaCacheSampleCache extends SampleCacheBase {
     return this.accumulated < this.s.threshold ? { compute: false, ...base } : { compute: true, ...base };
   }
 
-  protected predictSection(_step: StepInfo, _section: number, input: Float32Array): Float32Array {
-    return addInto(new Float32Array(input.length), input, this.residual.at(0).data);
+  protected predictSection(_step: StepInfo, _section: number, input: Float32Array, out: Float32Array): Float32Array {
+    return addInto(out, input, this.residual.at(0).data);
   }
 
   protected record(step: StepInfo, _section: number, input: Float32Array, output: Float32Array, computed: boolean): void {

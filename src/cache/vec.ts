@@ -10,6 +10,11 @@ export function checkSameLength(a: Float32Array, b: Float32Array, what: string):
 }
 
 export function allFinite(a: Float32Array): boolean {
+  // Fast path: NaN or ±Inf anywhere makes the sum non-finite. A finite sum proves every element finite;
+  // a non-finite one (possibly only overflow) is settled element by element.
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i];
+  if (Number.isFinite(sum)) return true;
   for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
   return true;
 }

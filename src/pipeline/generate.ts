@@ -223,7 +223,7 @@ async function runBatch(model: DiT, o: GenerateOptions, plan: SamplerPlan, sampl
             continue;
           }
           try {
-            hOut.set(caches![r].predict(step, k, row(h, r, TD)), r * TD);
+            caches![r].predict(step, k, row(h, r, TD), row(hOut, r, TD));
           } catch (err) {
             if (!(err instanceof CachePredictionError)) throw err;
             decisions[r] = { ...d, compute: true, reason: 'nan-fallback' };
