@@ -49,17 +49,23 @@ function tridiagonalise(m: Float64Array, n: number, d: Float64Array, e: Float64A
   if (wantQ) for (let i = 0; i < n; i++) qT[i * n + i] = 1;
   const v = new Float64Array(n);
   const w = new Float64Array(n);
+  let matrixMax = 0;
+  for (let i = 0; i < n * n; i++) matrixMax = Math.max(matrixMax, Math.abs(m[i]));
   for (let k = 0; k < n - 2; k++) {
     // x = column k below the diagonal (equal to row k right of it, which is contiguous).
     const row = k * n;
-    let norm2 = 0;
-    for (let j = k + 1; j < n; j++) norm2 += m[row + j] * m[row + j];
     d[k] = m[row + k];
     const x0 = m[row + k + 1];
-    if (norm2 === 0) {
-      e[k] = 0;
+    // Below x0 the column is already zero to working precision: T's entry is x0 itself, no reflection.
+    // (Reflecting a column of subnormal entries would divide by a subnormal vᵀv and spread Inf/NaN.)
+    let tailMax = 0;
+    for (let j = k + 2; j < n; j++) tailMax = Math.max(tailMax, Math.abs(m[row + j]));
+    if (tailMax <= 1e-15 * matrixMax) {
+      e[k] = x0;
       continue;
     }
+    let norm2 = 0;
+    for (let j = k + 1; j < n; j++) norm2 += m[row + j] * m[row + j];
     const norm = Math.sqrt(norm2);
     // alpha has the opposite sign of x0 so that v0 = x0 - alpha does not cancel.
     const alpha = x0 >= 0 ? -norm : norm;

@@ -101,3 +101,10 @@ test('linalg: wrong sizes give a LinalgError naming expected and actual', () => 
   assert.throws(() => matmul(new Float64Array(6), new Float64Array(6), 2, 3, 3), LinalgError);
   assert.throws(() => symmetricEigen([NaN, 0, 0, NaN, 1, 0, 0, 0, 1], 3), LinalgError);
 });
+
+test('symmetricEigen converges when a trailing column holds subnormal-squared entries (rank-deficient covariances)', () => {
+  const t = 1e-160; // t² = 1e-320 is subnormal: a naive Householder step divides by it
+  const a = Float64Array.from([1, t, t, 0, t, 2, 0, 0, t, 0, 3, 0, 0, 0, 0, 4]);
+  const { values } = symmetricEigen(a, 4, true);
+  assert.deepEqual(Array.from(values, (x) => Math.round(x * 1e12) / 1e12), [1, 2, 3, 4]);
+});
