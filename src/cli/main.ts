@@ -6,6 +6,7 @@ import { trainClassifierCommand } from './train-classifier.js';
 import { evalCommand } from './eval.js';
 import { calibrateCommand } from './calibrate.js';
 import { methodsCommand } from './methods.js';
+import { benchCommand } from './bench.js';
 
 const program = new Command('tcpade')
   .description('Feature caching for diffusion transformers (TC-Padé, TaylorSeer, FORA, TeaCache, FBCache) on onnxruntime-node')
@@ -16,7 +17,8 @@ const program = new Command('tcpade')
   .addCommand(trainClassifierCommand())
   .addCommand(evalCommand())
   .addCommand(calibrateCommand())
-  .addCommand(methodsCommand());
+  .addCommand(methodsCommand())
+  .addCommand(benchCommand());
 
 try {
   await program.parseAsync(process.argv);
