@@ -64,18 +64,34 @@ export class DividedDifferences {
     if (this.nodes.length > this.maxOrder + 1) this.nodes.length = this.maxOrder + 1;
   }
 
-  /** Extrapolate/interpolate to `coord` using terms up to `order` (default: all held). */
-  evaluateInto(out: Float32Array, coord: number, order: number = this.order): Float32Array {
+  /**
+   * Extrapolate/interpolate to `coord` using terms up to `order` (default: all held); with `base`, writes
+   * base + p(coord) (one pass for x_in + predicted residual).
+   */
+  evaluateInto(out: Float32Array, coord: number, order: number = this.order, base?: Float32Array): Float32Array {
     if (this.diag.length === 0) throw new CacheUsageError('DividedDifferences: evaluate before any point was added');
     const m = Math.min(order, this.order);
     const d = this.diag;
+    if (this.form === 'newton' && m <= 2) {
+      // The common orders, unrolled: this runs over every element on every skipped step.
+      const o0 = coord - this.nodes[0];
+      const o1 = m === 2 ? coord - this.nodes[1] : 0;
+      const d0 = d[0];
+      const d1 = m >= 1 ? d[1] : d0;
+      const d2 = m === 2 ? d[2] : d0;
+      const c1 = m >= 1 ? 1 : 0;
+      const c2 = m === 2 ? 1 : 0;
+      if (base) for (let i = 0; i < out.length; i++) out[i] = base[i] + d0[i] + o0 * c1 * (d1[i] + o1 * c2 * d2[i]);
+      else for (let i = 0; i < out.length; i++) out[i] = d0[i] + o0 * c1 * (d1[i] + o1 * c2 * d2[i]);
+      return out;
+    }
     if (this.form === 'newton') {
       const offsets = new Float64Array(m);
       for (let j = 0; j < m; j++) offsets[j] = coord - this.nodes[j];
       for (let i = 0; i < out.length; i++) {
         let p = d[m][i];
         for (let j = m - 1; j >= 0; j--) p = d[j][i] + offsets[j] * p;
-        out[i] = p;
+        out[i] = base ? base[i] + p : p;
       }
     } else {
       const k = coord - this.nodes[0];
@@ -85,7 +101,7 @@ export class DividedDifferences {
       for (let i = 0; i < out.length; i++) {
         let p = 0;
         for (let j = 0; j <= m; j++) p += factors[j] * d[j][i];
-        out[i] = p;
+        out[i] = base ? base[i] + p : p;
       }
     }
     return out;

@@ -53,9 +53,8 @@ class TaylorSeerSampleCache extends SampleCacheBase {
   }
 
   protected predictSection(step: StepInfo, section: number, input: Float32Array, target: Float32Array): Float32Array {
-    const out = this.tables[section].evaluateInto(target, this.coord(step));
-    if (this.s.target === 'residual') for (let i = 0; i < out.length; i++) out[i] += input[i];
-    return out;
+    const table = this.tables[section];
+    return table.evaluateInto(target, this.coord(step), table.order, this.s.target === 'residual' ? input : undefined);
   }
 
   protected record(step: StepInfo, section: number, input: Float32Array, output: Float32Array, computed: boolean): void {
