@@ -27,6 +27,7 @@ export function paramsFrom(weights: DiTWeights): ParamSource {
 export interface SegmentOut {
   tokens: Float32Array; // [B, T, D]
   cond: Float32Array; // [B, D]
+  modulatedInput0?: Float32Array; // [B, T, D], when asked for
 }
 
 export class DiT {
@@ -114,16 +115,21 @@ export class DiT {
     return r.out.data as Float32Array;
   }
 
-  /** Segment `embed`: → tokens [B, T, D] and conditioning [B, D]. */
-  async embed(x: Float32Array, shape: readonly number[], t: readonly number[], y: readonly number[]): Promise<SegmentOut> {
+  /**
+   * Segment `embed`: → tokens [B, T, D] and conditioning [B, D]; with `withModulatedInput0`, also block 0's
+   * modulated attention input [B, T, D] (TeaCache's signal) from the same session call.
+   */
+  async embed(x: Float32Array, shape: readonly number[], t: readonly number[], y: readonly number[], opts: { withModulatedInput0?: boolean } = {}): Promise<SegmentOut> {
     this.checkInputs(x, shape, t, y);
-    const cg = await this.graph('embed', (g, P) => {
+    const withMod = !!opts.withModulatedInput0;
+    const cg = await this.graph(withMod ? 'embed_mod0' : 'embed', (g, P) => {
       const e = embed(g, P, this.config, g.input('x', 'float32', this.xShape()), g.input('t', 'float32', ['B']), g.input('y', 'int64', ['B']));
       g.output('tokens', e.tokens);
       g.output('cond', e.cond);
+      if (withMod) g.output('mod0', blockModulatedInput(g, P, this.config, 0, e.tokens, e.cond));
     });
     const r = await cg.run(this.feedsXty(x, shape, t, y));
-    return { tokens: r.tokens.data as Float32Array, cond: r.cond.data as Float32Array };
+    return { tokens: r.tokens.data as Float32Array, cond: r.cond.data as Float32Array, modulatedInput0: withMod ? (r.mod0.data as Float32Array) : undefined };
   }
 
   private tokenFeeds(tokens: Float32Array, cond: Float32Array, batch: number) {

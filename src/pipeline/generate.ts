@@ -176,14 +176,13 @@ async function runBatch(model: DiT, o: GenerateOptions, plan: SamplerPlan, sampl
       predictedRows += R - computeRows.length;
     } else {
       let t0 = now();
-      const e = await model.embed(xRows, [R, c.inChannels, c.inputSize, c.inputSize], tRows, rowLabels);
+      const e = await model.embed(xRows, [R, c.inChannels, c.inputSize, c.inputSize], tRows, rowLabels, { withModulatedInput0: !!o.cache?.needs.modulatedInput0 });
       times.embedMs += now() - t0;
       let h = e.tokens;
       // Cheap per-row signals the method asked for.
-      let mod0: Float32Array | undefined;
+      const mod0 = e.modulatedInput0;
       let b0: Float32Array | undefined;
       t0 = now();
-      if (o.cache?.needs.modulatedInput0) mod0 = await model.modulatedInput(0, h, e.cond, R);
       if (o.cache && (o.cache.needs.firstBlock || o.cache.granularity === 'first-block')) {
         b0 = await model.block(0, h, e.cond, R);
         blockEvals += R;

@@ -95,3 +95,16 @@ describe('bad checkpoints and inputs give clear errors', () => {
     await assert.rejects(() => m.forward(x, [1, 4, 4, 16], [1], [1]), /x must be \[B, 4, 8, 8\]/);
   });
 });
+
+describe('segment extras', () => {
+  it("embed's optional block-0 modulated input equals the standalone modulatedInput segment", async () => {
+    const g = golden();
+    const m = await loadDiT(orig, { threads: 1 });
+    const plain = await m.embed(g.x, [2, 4, 8, 8], g.t, g.y);
+    const withMod = await m.embed(g.x, [2, 4, 8, 8], g.t, g.y, { withModulatedInput0: true });
+    assert.deepEqual(withMod.tokens, plain.tokens);
+    const separate = await m.modulatedInput(0, plain.tokens, plain.cond, 2);
+    assert.ok(maxAbsDiff(withMod.modulatedInput0!, separate) < 1e-6);
+    await m.release();
+  });
+});
