@@ -3,16 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FidelityError, meanPsnr, meanSsim, psnr, psnrPerImage, ssim, ssimPerImage } from '../../src/eval/fidelity.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../support/prng.js';
 
 test('psnr: identical images give Infinity', () => {
   const a = Float32Array.from({ length: 64 }, (_, i) => i / 64);
@@ -39,7 +30,7 @@ test('psnr: a known MSE gives the exact dB value, per image and over the set', (
 });
 
 test('ssim: an image against itself is exactly 1', () => {
-  const r = rng(1);
+  const r = seededRandom(1);
   const a = Float32Array.from({ length: 3 * 28 * 28 }, () => r());
   assert.ok(Math.abs(ssim(a, a, 28, 28, 3) - 1) < 1e-12);
 });
@@ -73,7 +64,7 @@ test('ssim: matches scipy gaussian_filter(σ=1.5, truncate=3.5) cropped to the v
 });
 
 test('ssim: symmetric, within [−1, 1], and negative for an inverted image', () => {
-  const r = rng(2);
+  const r = seededRandom(2);
   const n = 4;
   const a = Float32Array.from({ length: n * 28 * 28 }, () => r());
   const b = Float32Array.from(a, (v, i) => Math.min(1, Math.max(0, v + 0.3 * (r() - 0.5) + (i % 7) * 0.01)));

@@ -4,19 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { featureStats, frechetDistance } from '../../src/eval/frechet.js';
 import { LinalgError, matmul } from '../../src/eval/linalg.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../support/prng.js';
 
 function randomFeatures(n: number, dim: number, seed: number, scale = 1): Float32Array {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   // Correlated features: x = z·M for a random mixing M, so the covariance is far from diagonal.
   const mix = Float64Array.from({ length: dim * dim }, () => r() - 0.5);
   const out = new Float32Array(n * dim);

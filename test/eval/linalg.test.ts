@@ -3,19 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LinalgError, matmul, sqrtPsd, symmetricEigen, trace } from '../../src/eval/linalg.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../support/prng.js';
 
 function randomSymmetric(n: number, seed: number): Float64Array {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const a = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     for (let j = i; j < n; j++) {
@@ -85,7 +76,7 @@ test('symmetricEigen: repeated eigenvalues (rotated diag(3, 3, 1, 1, 1)) are fou
 
 test('sqrtPsd: the square root squares back to the matrix and clamps a PSD matrix’s rounding negatives', () => {
   const n = 12;
-  const r = rng(5);
+  const r = seededRandom(5);
   const b = Float64Array.from({ length: n * 4 }, () => r() - 0.5); // rank 4: B Bᵀ is singular
   const bt = Float64Array.from({ length: n * 4 }, (_, k) => b[(k % n) * 4 + Math.floor(k / n)]);
   const a = matmul(b, bt, n, 4, n);

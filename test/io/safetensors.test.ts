@@ -22,7 +22,7 @@ import {
   type StTensor,
   type StWritableTensor,
 } from '../../src/io/safetensors.js';
-import { randomInt, seededRandom } from './prng.js';
+import { randomInt, seededRandom } from '../support/prng.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'tcpade-safetensors-'));
 after(() => rmSync(directory, { recursive: true, force: true }));

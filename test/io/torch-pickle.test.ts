@@ -20,7 +20,7 @@ import {
   unpickle,
   type PickleValue,
 } from '../../src/io/torch-pickle.js';
-import { randomInt, seededRandom } from './prng.js';
+import { randomInt, seededRandom } from '../support/prng.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'tcpade-torch-'));
 after(() => rmSync(directory, { recursive: true, force: true }));
