@@ -33,6 +33,7 @@ export type DecisionReason =
   | 'final' // inside the final full steps
   | 'schedule' // interval schedule: a full step (compute) or an in-between step (skip)
   | 'tsi' // TC-Padé trajectory stability gate (signal = TSI, threshold = θ)
+  | 'error-estimate' // ours: estimated relative extrapolation error (signal) vs the error budget (threshold)
   | 'teacache' // TeaCache accumulated rescaled change (signal) vs threshold
   | 'fbcache' // first-block residual relative change (signal) vs threshold
   | 'max-skips' // the maximum number of consecutive skipped steps was reached

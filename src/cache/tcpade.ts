@@ -42,6 +42,12 @@ const schema = {
   damping: oneOf(['sigma', 'none'], 'sigma', 'linear/rational/lsq: R̂ = R1 + σ·(P − R1) (sigma) or P (none); paper always multiplies by σ'),
   historySize: int(3, 'computed residuals kept (lsq fits all of them; TSI and σ use the newest 2–3)', { min: 3, max: 16 }),
   lsqDegree: int(1, 'lsq: polynomial degree', { min: 1, max: 3 }),
+  gate: oneOf(
+    ['tsi', 'error'],
+    'tsi',
+    "tsi: skip when TSI < theta (paper); error: skip when the estimated relative extrapolation error ‖f[x0,x1,x2]·(x−x0)(x−x1)‖/‖R1‖ (the quadratic term a linear extrapolation misses, in the spacing coordinate) < errorThreshold",
+  ),
+  errorThreshold: num(0.05, 'error gate: largest estimated relative residual error a skipped step may have', { min: 0 }),
 };
 export type TcPadeSettings = ResolvedSettings<typeof schema>;
 
@@ -53,6 +59,8 @@ class TcPadeSampleCache extends SampleCacheBase {
   private gateFor: HistoryEntry | null = null;
   private gateTsi = NaN;
   private gateSigma = NaN;
+  /** ‖f[x0, x1, x2]‖ / ‖R1‖: the history's relative curvature in the spacing coordinate (error gate). */
+  private gateCurvature = NaN;
 
   constructor(
     ctx: SampleCacheContext,
@@ -81,7 +89,18 @@ class TcPadeSampleCache extends SampleCacheBase {
       const norms = trajectoryNorms(r1, r2, r3);
       this.gateTsi = trajectoryStabilityIndicator(r1, r2, r3, norms);
       this.gateSigma = stabilityFromNorms(Math.sqrt(norms.newMove2), Math.sqrt(norms.sum2), this.s.lambda);
+      if (this.s.gate === 'error') this.gateCurvature = this.relativeCurvature(r1, r2, r3);
       this.gateFor = newest;
+    }
+    if (this.s.gate === 'error') {
+      // Error control, as in adaptive ODE solvers: skip while the extrapolation is predicted accurate.
+      const { nodes, target } = this.coords(step);
+      const estimate = this.gateCurvature * Math.abs((target - nodes[0]) * (target - nodes[1]));
+      const gate = { signal: estimate, threshold: this.s.errorThreshold, stage };
+      if (Number.isNaN(estimate)) return { compute: true, reason: 'nan-fallback', ...gate };
+      if (!(estimate < this.s.errorThreshold)) return { compute: true, reason: 'error-estimate', ...gate };
+      this.sigma = this.gateSigma;
+      return { compute: false, reason: 'error-estimate', ...gate };
     }
     const tsi = this.gateTsi;
     const gate = { signal: tsi, threshold: this.s.theta, stage };
@@ -91,6 +110,29 @@ class TcPadeSampleCache extends SampleCacheBase {
     if (Number.isNaN(this.sigma)) return { compute: true, reason: 'nan-fallback', ...gate };
     // A non-finite prediction is caught by predict(), which makes the pipeline compute instead.
     return { compute: false, reason: 'tsi', ...gate };
+  }
+
+  /** ‖f[x0, x1, x2]‖ / ‖R1‖ over the three newest residuals at their spacing coordinates. */
+  private relativeCurvature(r1: Float32Array, r2: Float32Array, r3: Float32Array): number {
+    const [x0, x1, x2] = [0, 1, 2].map((k) => this.nodeCoord(k));
+    const a = 1 / (x0 - x1);
+    const b = 1 / (x1 - x2);
+    const c = 1 / (x0 - x2);
+    let dd = 0;
+    let n1 = 0;
+    for (let i = 0; i < r1.length; i++) {
+      const f = ((r1[i] - r2[i]) * a - (r2[i] - r3[i]) * b) * c;
+      dd += f * f;
+      n1 += r1[i] * r1[i];
+    }
+    if (n1 === 0) return dd === 0 ? 0 : Infinity;
+    return Math.sqrt(dd / n1);
+  }
+
+  private nodeCoord(k: number): number {
+    const e = this.history.at(k);
+    if (this.s.spacing === 'none') return -k;
+    return this.s.spacing === 'tau' ? e.tau : e.stepIndex;
   }
 
   /** Coordinate of history entry k (k = 0 newest) and of the current step. */
