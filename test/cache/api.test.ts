@@ -49,7 +49,11 @@ describe('registry', () => {
     const paper = createCacheMethod('tcpade', 'paper-fast');
     assert.deepEqual([paper.settings.extrapolation, paper.settings.spacing, paper.settings.interval, paper.settings.theta], ['paper', 'none', 4, 0.9]);
     const ours = createCacheMethod('tcpade', 'fast');
-    assert.deepEqual([ours.settings.extrapolation, ours.settings.spacing, ours.settings.beta], ['linear', 'tau', 0]);
+    assert.deepEqual(
+      [ours.settings.extrapolation, ours.settings.lsqDegree, ours.settings.spacing, ours.settings.damping, ours.settings.finalSteps, ours.settings.interval],
+      ['lsq', 2, 'tau', 'none', 0, 4],
+    );
+    assert.equal(createCacheMethod('tcpade', 'slow').settings.interval, 3);
     const rows = describeCacheMethod('tcpade', 'reference');
     assert.ok(rows.some((r) => r.key === 'driftFactor' && r.value === 0.2 && r.doc.length > 0));
     assert.equal(createCacheMethod('taylorseer', 'block-n4o4').granularity, 'per-block');

@@ -24,9 +24,11 @@ describe('tcpade schedule (paper presets: warm-up 3, final 1, grid opened by the
     const steps = drive(createCacheMethod('tcpade', 'paper-fast'), { taus: evenTaus(50), residual: straight });
     assert.deepEqual(computedSet(steps), [0, 1, ...range(2, 46, 4), 49]);
   });
-  it('ours (fast) keeps the paper-fast schedule', () => {
-    const steps = drive(createCacheMethod('tcpade', 'fast'), { taus: evenTaus(20), residual: straight });
-    assert.deepEqual(computedSet(steps), [0, 1, 2, 6, 10, 14, 18, 19]);
+  it('ours: fast computes every 4th step after warm-up and no forced final step; slow every 3rd', () => {
+    const fast = drive(createCacheMethod('tcpade', 'fast'), { taus: evenTaus(20), residual: straight });
+    assert.deepEqual(computedSet(fast), [0, 1, 2, 6, 10, 14, 18]);
+    const slow = drive(createCacheMethod('tcpade', 'slow'), { taus: evenTaus(20), residual: straight });
+    assert.deepEqual(computedSet(slow), [0, 1, 2, 5, 8, 11, 14, 17]);
   });
   it('stages follow THIS request: 20 steps → 5 early, 6..15 middle, 16 late; 50 steps → 14 early, 15 middle, 40 late', () => {
     const s20 = drive(createCacheMethod('tcpade', 'paper-fast'), { taus: evenTaus(20), residual: straight });
@@ -68,9 +70,9 @@ describe('tcpade predictions (hand-computed)', () => {
     expected.forEach((e, i) => assert.ok(Math.abs(steps[3].output[i] - e) < 1e-5, `element ${i}: ${steps[3].output[i]} vs ${e}`));
   });
 
-  it('ours: x_in + R1 + σ·r·(R1 − R2) with r = (τ − τ1)/(τ1 − τ2) from the actual taus', () => {
+  it('linear option: x_in + R1 + σ·r·(R1 − R2) with r = (τ − τ1)/(τ1 − τ2) from the actual taus', () => {
     const taus = [0.95, 0.8, 0.7, 0.4, 0.3, 0.2, 0.1]; // uneven
-    const m = createCacheMethod('tcpade', 'fast', { earlyFraction: 0 });
+    const m = createCacheMethod('tcpade', 'fast', { extrapolation: 'linear', damping: 'sigma', earlyFraction: 0 });
     const steps = drive(m, { taus, residual: history, input });
     const sigma = stabilityFactor(f32(1, 2), f32(0.5, 1), 10);
     const r = (0.4 - 0.7) / (0.7 - 0.8);

@@ -9,10 +9,10 @@ import {
   registeredPredictorSettings,
   relativeL2Error,
   studyErrors,
-  tcPadePredictInto,
   type HistoryPoint,
   type Trajectory,
 } from '../../src/eval/bench/study.js';
+import { tcPadePredictInto } from '../../src/cache/index.js';
 import type { ReferenceSettings, TcPadeSettings } from '../../src/cache/index.js';
 
 const SIZE = 64;

@@ -2,17 +2,15 @@
 // extrapolate the value at step s from the values at s−g, s−2g, s−3g, on the stack residual and raw output?
 import {
   DividedDifferences,
-  addIncrementInto,
   createCacheMethod,
   earlyBlendInto,
-  leastSquaresWeights,
-  linearExtrapolateInto,
   padePaperInto,
-  rationalExtrapolateInto,
   referencePredictionInto,
   stabilityFactor,
   stageOf,
+  tcPadePredictInto,
   type ReferenceSettings,
+  type ResidualPoint,
   type TcPadeSettings,
 } from '../../cache/index.js';
 import { mean, median, quantile } from './numbers.js';
@@ -25,7 +23,7 @@ import { mean, median, quantile } from './numbers.js';
  * - paper: TC-Padé paper presets' full rule (early blend, Padé, late β kick), as `tcpade/paper-fast` predicts;
  * - reference: the released code's rule (element-wise σ, clamp, blend; stages for 20 steps), without its
  *   input-drift term (that belongs to reconstruction, not to the residual);
- * - ours: `tcpade/fast`'s rule (spacing-aware, σ-damped), as src/cache/tcpade.ts predicts.
+ * - ours: `tcpade/fast`'s rule — the same function src/cache/tcpade.ts predicts with.
  */
 export const STUDY_PREDICTORS = ['reuse', 'taylor1', 'taylor2', 'pade', 'paper', 'reference', 'ours'] as const;
 export type StudyPredictor = (typeof STUDY_PREDICTORS)[number];
@@ -33,11 +31,7 @@ export const STUDY_TARGETS = ['residual', 'raw'] as const;
 export type StudyTarget = (typeof STUDY_TARGETS)[number];
 
 /** One history value: the step it belongs to, its trajectory coordinate, the flattened tensor [T*D]. */
-export interface HistoryPoint {
-  readonly stepIndex: number;
-  readonly tau: number;
-  readonly data: Float32Array;
-}
+export type HistoryPoint = ResidualPoint;
 
 /** One full trajectory of one (sample, branch): per step the stack residual and the stack output. */
 export interface Trajectory {
@@ -67,48 +61,6 @@ export interface TargetStep {
   readonly stepIndex: number;
   readonly totalSteps: number;
   readonly tau: number;
-}
-
-/**
- * TC-Padé's residual rule for the history `h` (newest first, ≥ 2 points; `rational` needs 3), as
- * src/cache/tcpade.ts predicts it on a skipped step: stage from this request's step count, then the
- * early blend or the configured extrapolation, then the late increment.
- */
-export function tcPadePredictInto(out: Float32Array, s: TcPadeSettings, h: readonly HistoryPoint[], step: TargetStep): Float32Array {
-  const r1 = h[0].data;
-  const r2 = h[1].data;
-  const stage = stageOf(step.stepIndex, step.totalSteps, s.earlyFraction, s.lateFraction);
-  if (stage === 'early') return earlyBlendInto(out, r1, r2, s.alpha1);
-  const sigma = stabilityFactor(r1, r2, s.lambda);
-  const pick = (p: { stepIndex: number; tau: number }): number => (s.spacing === 'tau' ? p.tau : p.stepIndex);
-  const nodes = s.spacing === 'none' ? h.map((_, k) => -k) : h.map(pick);
-  const target = s.spacing === 'none' ? 1 : pick(step);
-  const ratio = (target - nodes[0]) / (nodes[0] - nodes[1]);
-  const damping = s.damping === 'sigma' ? sigma : 1;
-  switch (s.extrapolation) {
-    case 'paper':
-      padePaperInto(out, r1, r2, sigma, s.lambda, s.epsilon, ratio);
-      break;
-    case 'linear':
-      linearExtrapolateInto(out, r1, r2, ratio, damping);
-      break;
-    case 'rational':
-      rationalExtrapolateInto(out, [0, 1, 2].map((k) => ({ coord: nodes[k], data: h[k].data })), target, damping);
-      break;
-    case 'lsq': {
-      const used = Math.min(h.length, s.historySize);
-      const w = leastSquaresWeights(nodes.slice(0, used), target, Math.min(s.lsqDegree, used - 1));
-      out.fill(0);
-      for (let k = 0; k < w.length; k++) {
-        const v = h[k].data;
-        for (let i = 0; i < out.length; i++) out[i] += w[k] * v[i];
-      }
-      for (let i = 0; i < out.length; i++) out[i] = r1[i] + damping * (out[i] - r1[i]);
-      break;
-    }
-  }
-  if (stage === 'late') addIncrementInto(out, r1, r2, s.beta);
-  return out;
 }
 
 /** The released code's residual rule (method.md §4) for history `h` (newest first, ≥ 2 points). */
