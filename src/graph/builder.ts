@@ -156,6 +156,18 @@ export class GraphBuilder {
     if (bias && !scale) throw new GraphError(`${this.name}: LayerNorm with bias needs a scale`);
     return this.one('LayerNorm', scale ? (bias ? [x, scale, bias] : [x, scale]) : [x], { epsilon });
   }
+  /**
+   * LayerNorm over the last axis written with elementary ops (mean, centred variance, rsqrt): the same
+   * function as `layerNorm`, for runtimes without LayerNormalization and as a cross-check of it.
+   */
+  layerNormComposed(x: Value, epsilon: number, scale?: Value, bias?: Value): Value {
+    const xc = this.sub(x, this.reduceMean(x, [-1], true));
+    const variance = this.reduceMean(this.mul(xc, xc), [-1], true);
+    let y = this.div(xc, this.sqrt(this.add(variance, this.scalar(epsilon))));
+    if (scale) y = this.mul(y, scale);
+    if (bias) y = this.add(y, bias);
+    return y;
+  }
   softmax(x: Value, axis = -1): Value { return this.one('Softmax', [x], { axis }); }
   conv(x: Value, w: Value, b: Value | undefined, opts: { strides?: readonly number[]; pads?: readonly number[] } = {}): Value {
     return this.one('Conv', b ? [x, w, b] : [x, w], { strides: opts.strides ?? [1, 1], pads: opts.pads ?? [0, 0, 0, 0] });

@@ -1,6 +1,8 @@
 // Every op: ONNX lowering equals the float64 reference; every gradient rule equals finite differences.
 import { describe, it } from 'node:test';
-import { OpCase, checkGradient, checkLowering } from './harness.js';
+import { OpCase, assertClose, checkGradient, checkLowering, makeParams } from './harness.js';
+import { GraphBuilder } from '../../src/graph/builder.js';
+import { interpret } from '../../src/graph/interpret.js';
 
 const pos = (u: number): number => 0.2 + 2 * u; // strictly positive inputs for log/sqrt/div
 const awayFromZero = (u: number): number => (u < 0.5 ? -0.3 - u : 0.3 + (u - 0.5)); // avoid kinks at 0
@@ -70,6 +72,7 @@ const cases: OpCase[] = [
     params: [{ name: 'x', shape: [2, 2, 5] }, { name: 's', shape: [5] }, { name: 'b', shape: [5] }],
     build: (g, [x, s, b]) => g.layerNorm(x, 1e-5, s, b),
   },
+  { name: 'LayerNorm composed', params: [{ name: 'x', shape: [3, 6] }], build: (g, [x]) => g.layerNormComposed(x, 1e-6) },
   { name: 'Softmax', params: [{ name: 'a', shape: [2, 3, 4] }], build: (g, [a]) => g.softmax(a, -1) },
   { name: 'Softmax axis 1', params: [{ name: 'a', shape: [2, 3, 4] }], build: (g, [a]) => g.softmax(a, 1) },
   {
@@ -96,4 +99,16 @@ describe('ops: ONNX lowering matches the reference interpreter (forward and back
 
 describe('ops: gradient rules match central finite differences (float64)', () => {
   for (const c of cases.filter((x) => !x.noGrad)) it(c.name, () => checkGradient(c));
+});
+
+describe('LayerNorm: the composed form computes the same function as the primitive', () => {
+  it('float64 reference: equal to 1e-12 with affine scale and bias', () => {
+    const data = makeParams({ name: 'ln', params: [{ name: 'x', shape: [3, 7] }, { name: 's', shape: [7] }, { name: 'b', shape: [7] }], build: (g) => g.scalar(0) });
+    const g = new GraphBuilder('ln');
+    const [x, sc, b] = [g.param('x', [3, 7], data[0]), g.param('s', [7], data[1]), g.param('b', [7], data[2])];
+    g.output('prim', g.layerNorm(x, 1e-5, sc, b));
+    g.output('comp', g.layerNormComposed(x, 1e-5, sc, b));
+    const r = interpret(g.build(), {});
+    assertClose(r.comp.data, r.prim.data, 1e-12, 1e-12, 'composed vs primitive LayerNorm');
+  });
 });
