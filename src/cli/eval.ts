@@ -32,8 +32,12 @@ export function evalCommand(): Command {
       if (labels.length !== n) throw new InvalidArgumentError(`${file}: ${labels.length} labels for ${n} images`);
       const clf = await loadClassifier(resolveModelPath(o.classifier), o.threads);
       const m = await new MnistReference(clf).evaluate(toFloat32(img, file, 'images'), labels, n);
+      // How the samples were made, from the stats.json `generate` wrote beside them (if any).
+      const statsFile = path.join(path.dirname(file), 'stats.json');
+      const made = fs.existsSync(statsFile) ? (JSON.parse(fs.readFileSync(statsFile, 'utf8')) as Record<string, unknown>) : {};
+      const provenance = { model: made.model, sampler: made.sampler, steps: made.requestedSteps, cfg: made.cfg, cache: made.cacheLabel, seed: made.seed };
       console.log(`N = ${n}: FID ${m.fid.toFixed(3)} (real-vs-real at the same N: ${m.fidReal.toFixed(3)}, ratio ${(m.fid / m.fidReal).toFixed(2)}×), class accuracy ${(100 * m.classAcc).toFixed(2)} %`);
-      if (o.json) writeFileAtomicSync(o.json, JSON.stringify(m, null, 2) + '\n');
+      if (o.json) writeFileAtomicSync(o.json, JSON.stringify({ ...m, ...provenance }, null, 2) + '\n');
       await clf.release();
     });
 }
