@@ -2,37 +2,18 @@
 // atomically, is deterministic for a seed, and refuses bad arguments with a specific message.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
-import { namedConfig } from '../../src/models/dit-config.js';
-import { randomDiTWeights } from '../../src/models/random-weights.js';
-import { exportModel } from '../../src/train/trainer.js';
 import { readSafetensorsSync, toFloat32, toInt64Numbers } from '../../src/io/safetensors.js';
+import { tcpade, writeTinyModel } from '../support/cli.js';
 
-const run = promisify(execFile);
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let tmp: string;
 let modelDir: string;
 
-async function tcpade(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], { cwd: root });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
-
 before(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpade-cli-'));
-  modelDir = path.join(tmp, 'tiny');
-  const c = namedConfig('mnist-dit-tiny');
-  exportModel(modelDir, c, randomDiTWeights(c, 3), { objective: 'eps' });
+  modelDir = writeTinyModel(path.join(tmp, 'tiny'), 3);
 });
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
