@@ -50,8 +50,8 @@ describe('registry', () => {
     assert.deepEqual([paper.settings.extrapolation, paper.settings.spacing, paper.settings.interval, paper.settings.theta], ['paper', 'none', 4, 0.9]);
     const ours = createCacheMethod('tcpade', 'fast');
     assert.deepEqual(
-      [ours.settings.extrapolation, ours.settings.lsqDegree, ours.settings.spacing, ours.settings.damping, ours.settings.finalSteps, ours.settings.interval],
-      ['lsq', 2, 'tau', 'none', 0, 4],
+      [ours.settings.extrapolation, ours.settings.spacing, ours.settings.damping, ours.settings.finalSteps, ours.settings.interval],
+      ['auto', 'tau', 'none', 0, 4],
     );
     assert.equal(createCacheMethod('tcpade', 'slow').settings.interval, 3);
     const rows = describeCacheMethod('tcpade', 'reference');

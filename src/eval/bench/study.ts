@@ -9,6 +9,7 @@ import {
   stabilityFactor,
   stageOf,
   tcPadePredictInto,
+  autoOrderSettings,
   type ReferenceSettings,
   type ResidualPoint,
   type TcPadeSettings,
@@ -102,8 +103,11 @@ export function predictInto(out: Float32Array, predictor: StudyPredictor, h: rea
       return tcPadePredictInto(out, settings.paper, h, step);
     case 'reference':
       return referencePredictInto(out, settings.reference, h, step);
-    case 'ours':
-      return tcPadePredictInto(out, settings.ours, h, step);
+    case 'ours': {
+      // 'auto' picks its order by backtesting on the newest value (needs a 4th, older point), as the cache does.
+      const ours = settings.ours.extrapolation === 'auto' ? autoOrderSettings(settings.ours, h, step.totalSteps) : settings.ours;
+      return tcPadePredictInto(out, ours, h.slice(0, 3), step);
+    }
   }
 }
 
@@ -179,7 +183,8 @@ export function studyErrors(trajectories: readonly Trajectory[], o: StudyOptions
         const atStep = new Map<StudyPredictor, number[]>(predictors.map((p) => [p, []]));
         for (const t of trajectories) {
           const values = target === 'residual' ? t.residual : t.raw;
-          const h: HistoryPoint[] = [1, 2, 3].map((k) => ({ stepIndex: s - k * gap, tau: t.taus[s - k * gap], data: values[s - k * gap] }));
+          const depth = s - 4 * gap >= 0 ? 4 : 3; // the 4th point only feeds ours' order backtest
+          const h: HistoryPoint[] = Array.from({ length: depth }, (_, i) => i + 1).map((k) => ({ stepIndex: s - k * gap, tau: t.taus[s - k * gap], data: values[s - k * gap] }));
           const step: TargetStep = { stepIndex: s, totalSteps, tau: t.taus[s] };
           for (const p of predictors) {
             const e = relativeL2Error(predictInto(out, p, h, step, settings), values[s]);
