@@ -8,6 +8,7 @@ import { Objective, TrainOptions, exportModel, train } from '../train/trainer.js
 import { defaultThreads } from '../runtime/session.js';
 import { intArg, floatArg, threadsArg } from './args.js';
 import { renderSampleGrid } from './sample-grid.js';
+import { resolveModelPath } from './models.js';
 
 export function trainCommand(): Command {
   return new Command('train')
@@ -30,6 +31,7 @@ export function trainCommand(): Command {
     .option('--resume', 'continue from the checkpoint in --out')
     .option('--max-minutes <m>', 'stop this invocation after m minutes (resume later)', floatArg(0))
     .option('--export <dir>', 'write the EMA weights as a model folder when the run is complete')
+    .option('--init-from <model>', 'start from a model folder (e.g. a shipped model) instead of the DiT initialisation')
     .option('--no-progress', 'no progress bar')
     .action(async (o) => {
       if (o.objective !== 'eps' && o.objective !== 'flow') throw new InvalidArgumentError(`--objective must be eps or flow, got ${o.objective}`);
@@ -55,6 +57,12 @@ export function trainCommand(): Command {
         logEvery: o.logEvery,
         maxSecondsThisRun: o.maxMinutes !== undefined ? o.maxMinutes * 60 : undefined,
       };
+      if (o.initFrom) {
+        const { readDiTWeights } = await import('../models/load.js');
+        const from = await readDiTWeights(resolveModelPath(o.initFrom), { config: opts.config });
+        opts.initWeights = from.weights;
+        opts.initFrom = o.initFrom;
+      }
       const bar = o.progress
         ? new cliProgress.SingleBar({ format: 'train |{bar}| {value}/{total} steps | loss {loss} | {ips} img/s | ETA {eta_formatted}', etaBuffer: 50 }, cliProgress.Presets.shades_classic)
         : undefined;

@@ -26,6 +26,7 @@ function fingerprint(o: TrainOptions): string {
     labelDropout: o.labelDropout,
     weightDecay: o.weightDecay,
     seed: o.seed,
+    ...(o.initFrom ? { initFrom: o.initFrom } : {}),
   });
 }
 

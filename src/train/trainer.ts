@@ -32,6 +32,10 @@ export interface TrainOptions {
   threads: number;
   checkpointEvery: number;
   logEvery: number;
+  /** Start from these weights (e.g. a shipped model's EMA) instead of the DiT initialisation. */
+  initWeights?: ReadonlyMap<string, Float32Array>;
+  /** Where initWeights came from (part of the resume fingerprint). */
+  initFrom?: string;
   /** Caps this invocation's work (to split a long run across sessions); undefined = until `steps`. */
   maxStepsThisRun?: number;
   maxSecondsThisRun?: number;
@@ -162,7 +166,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   if (fs.existsSync(ckpt)) {
     state = loadCheckpoint(ckpt, opts);
   } else {
-    const params = initDiTWeights(opts.config, opts.seed);
+    const params = opts.initWeights ? new Map([...opts.initWeights].map(([k, v]) => [k, Float32Array.from(v)] as const)) : initDiTWeights(opts.config, opts.seed);
     const ema = new Map([...params].map(([k, v]) => [k, Float32Array.from(v)] as const));
     state = { step: 0, params, ema, adam: createAdamWState(params) };
   }
@@ -206,7 +210,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       await hooks.onCheckpoint?.(state.step, state.ema);
     }
   }
-  if (state.step % opts.checkpointEvery !== 0) saveCheckpoint(ckpt, state, opts);
+  if (state.step % opts.checkpointEvery !== 0 || !fs.existsSync(ckpt)) saveCheckpoint(ckpt, state, opts);
   await session.release();
   return state;
 }

@@ -95,3 +95,17 @@ describe('AdamW, warm-up and EMA', () => {
     assert.equal(e.get('w')![0], 1.5);
   });
 });
+
+describe('trainer initialisation from a model', () => {
+  it('starts from the given weights and records their origin in the resume fingerprint', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpade-train-'));
+    try {
+      const init = (await train(options(path.join(tmp, 'a'), { maxStepsThisRun: 2 }))).ema;
+      const zeroSteps = await train(options(path.join(tmp, 'b'), { initWeights: init, initFrom: 'a', maxStepsThisRun: 0 }));
+      for (const [k, v] of init) assert.deepEqual(zeroSteps.params.get(k), v, `param ${k} not taken from the init weights`);
+      await assert.rejects(() => train(options(path.join(tmp, 'b'))), /different training options/);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
