@@ -173,23 +173,25 @@ function spacingCoords(s: TcPadeSettings, history: readonly ResidualPoint[], ste
 
 /**
  * extrapolation 'auto': backtest both orders on the newest computed residual — predict R1 from R2, R3
- * (linear) and from R2, R3, R4 (quadratic) at R1's coordinate — and return the settings of the order that
- * erred less. `history` is newest first with ≥ 4 points; with fewer, linear.
+ * (linear) and from R2, R3, R4 (quadratic) at R1's coordinate, undamped — and return the settings of the
+ * order that erred less. `history` is newest first with ≥ 4 points; with fewer, linear. One fused pass.
  */
-export function autoOrderSettings(s: TcPadeSettings, history: readonly ResidualPoint[], totalSteps: number): TcPadeSettings {
+export function autoOrderSettings(s: TcPadeSettings, history: readonly ResidualPoint[], _totalSteps: number): TcPadeSettings {
   const lin: TcPadeSettings = { ...s, extrapolation: 'linear' };
   if (history.length < 4) return lin;
-  const quad: TcPadeSettings = { ...s, extrapolation: 'lsq', lsqDegree: 2, historySize: 3 };
-  const truth = history[0];
-  const older = history.slice(1, 4);
-  const scratch = new Float32Array(truth.data.length);
-  const err = (settings: TcPadeSettings): number => {
-    tcPadePredictInto(scratch, settings, older, { stepIndex: truth.stepIndex, tau: truth.tau, totalSteps }, undefined, 1, 'middle');
-    let e = 0;
-    for (let i = 0; i < scratch.length; i++) e += (scratch[i] - truth.data[i]) ** 2;
-    return e;
-  };
-  return err(quad) < err(lin) ? quad : lin;
+  const { nodes, target } = spacingCoords(s, history.slice(1, 4), history[0]);
+  const rho = (target - nodes[0]) / (nodes[0] - nodes[1]);
+  const [q0, q1, q2] = leastSquaresWeights(nodes, target, 2);
+  const [truth, r2, r3, r4] = history.map((h) => h.data);
+  let errLinear = 0;
+  let errQuadratic = 0;
+  for (let i = 0; i < truth.length; i++) {
+    const dl = r2[i] + rho * (r2[i] - r3[i]) - truth[i];
+    const dq = q0 * r2[i] + q1 * r3[i] + q2 * r4[i] - truth[i];
+    errLinear += dl * dl;
+    errQuadratic += dq * dq;
+  }
+  return errQuadratic < errLinear ? { ...s, extrapolation: 'lsq', lsqDegree: 2, historySize: 3 } : lin;
 }
 
 /**
