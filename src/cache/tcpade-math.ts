@@ -166,6 +166,20 @@ export function rationalExtrapolateInto(
  * (coords[k], v_k): one linear combination serves every element. Coordinates are centred on coords[0].
  */
 export function leastSquaresWeights(coords: readonly number[], x: number, degree: number): number[] {
+  // Pure in its arguments, and every sample of a request asks with the same coordinates on a step:
+  // remember recent answers (a bounded memo, not request state — the result depends on nothing else).
+  const key = `${degree}|${x}|${coords.join(',')}`;
+  const hit = weightMemo.get(key);
+  if (hit) return hit;
+  const w = Object.freeze(computeLeastSquaresWeights(coords, x, degree)) as number[];
+  if (weightMemo.size >= 512) weightMemo.delete(weightMemo.keys().next().value!);
+  weightMemo.set(key, w);
+  return w;
+}
+
+const weightMemo = new Map<string, number[]>();
+
+function computeLeastSquaresWeights(coords: readonly number[], x: number, degree: number): number[] {
   const c0 = coords[0];
   const centred = coords.map((c) => c - c0);
   return coords.map((_, k) => {
