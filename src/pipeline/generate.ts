@@ -8,7 +8,7 @@ import { SamplerPlan, createPlan, createSampler } from '../diffusion/sampler.js'
 import type { TimestepSpacing } from '../diffusion/spacing.js';
 import { DiT } from '../models/dit.js';
 import { blockFlops } from '../models/dit-graph.js';
-import { PhaseTimes, RunStats, SampleDecisionRecord, StepRecord, emptyTimes } from './stats.js';
+import { PhaseTimes, RunStats, SampleDecisionRecord, StepRecord, addTimes, emptyTimes } from './stats.js';
 
 export type SamplerName = 'ddim' | 'dpmpp-2m' | 'flow-euler';
 
@@ -308,14 +308,7 @@ export async function generate(model: DiT, o: GenerateOptions): Promise<Generate
     const labels = idx.map((i) => o.labels[i - first]);
     const r = await runBatch(model, o, plan, idx, labels, (s) => o.onStep?.({ batch: b, batches, step: s, steps: plan.steps }));
     samples.set(r.x, b * bs * px);
-    times = {
-      embedMs: times.embedMs + r.times.embedMs,
-      blocksMs: times.blocksMs + r.times.blocksMs,
-      headMs: times.headMs + r.times.headMs,
-      signalMs: times.signalMs + r.times.signalMs,
-      cacheMs: times.cacheMs + r.times.cacheMs,
-      samplerMs: times.samplerMs + r.times.samplerMs,
-    };
+    times = addTimes(times, r.times);
     blockEvals += r.blockEvals;
     computed += r.computedRows;
     predicted += r.predictedRows;
