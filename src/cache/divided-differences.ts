@@ -2,6 +2,7 @@
 // Newton form (exact on polynomials up to the order) or TaylorSeer's Taylor form (Σ f_j k^j / j!).
 
 import { CacheUsageError } from './contract.js';
+import { linearCombinationInto } from './vec.js';
 
 /**
  * - `newton`: D[j] = f[x0, …, xj] (true divided differences, newest node x0); evaluates the polynomial
@@ -16,6 +17,8 @@ export class DividedDifferences {
   private readonly diag: Float32Array[] = [];
   /** Node coordinates, newest first, at most maxOrder + 1. */
   private readonly nodes: number[] = [];
+  /** float64 working row of update(), kept between calls. */
+  private chain: Float64Array | null = null;
 
   constructor(
     readonly maxOrder: number,
@@ -49,17 +52,20 @@ export class DividedDifferences {
     }
     if (newOrder === this.diag.length) this.diag.push(new Float32Array(value.length));
     const d = this.diag;
-    // Per element, walk up the diagonal: the new D[j] needs the new D[j−1] and the old D[j−1], which
-    // it then overwrites; the chain stays in float64 and only storage rounds to float32.
-    for (let i = 0; i < value.length; i++) {
-      let cur = value[i];
-      for (let j = 1; j <= newOrder; j++) {
-        const old = d[j - 1][i];
-        d[j - 1][i] = cur;
-        cur = (cur - old) / dens[j];
+    // The new D[j] needs the new D[j−1] and the old D[j−1], which it then overwrites. One pass per order
+    // over flat arrays (fast in V8); the running chain stays in float64 and only storage rounds to float32.
+    const cur = this.scratch(value.length);
+    for (let i = 0; i < cur.length; i++) cur[i] = value[i];
+    for (let j = 1; j <= newOrder; j++) {
+      const dj = d[j - 1];
+      const inv = 1 / dens[j];
+      for (let i = 0; i < cur.length; i++) {
+        const old = dj[i];
+        dj[i] = cur[i];
+        cur[i] = (cur[i] - old) * inv;
       }
-      d[newOrder][i] = cur;
     }
+    d[newOrder].set(cur);
     this.nodes.unshift(coord);
     if (this.nodes.length > this.maxOrder + 1) this.nodes.length = this.maxOrder + 1;
   }
@@ -72,43 +78,23 @@ export class DividedDifferences {
     if (this.diag.length === 0) throw new CacheUsageError('DividedDifferences: evaluate before any point was added');
     const m = Math.min(order, this.order);
     const d = this.diag;
-    if (this.form === 'newton' && m <= 2) {
-      // The common orders, unrolled: this runs over every element on every skipped step.
-      const o0 = coord - this.nodes[0];
-      const o1 = m === 2 ? coord - this.nodes[1] : 0;
-      const d0 = d[0];
-      const d1 = m >= 1 ? d[1] : d0;
-      const d2 = m === 2 ? d[2] : d0;
-      const c1 = m >= 1 ? 1 : 0;
-      const c2 = m === 2 ? 1 : 0;
-      if (base) for (let i = 0; i < out.length; i++) out[i] = base[i] + d0[i] + o0 * c1 * (d1[i] + o1 * c2 * d2[i]);
-      else for (let i = 0; i < out.length; i++) out[i] = d0[i] + o0 * c1 * (d1[i] + o1 * c2 * d2[i]);
-      return out;
-    }
-    if (this.form === 'newton') {
-      const offsets = new Float64Array(m);
-      for (let j = 0; j < m; j++) offsets[j] = coord - this.nodes[j];
-      for (let i = 0; i < out.length; i++) {
-        let p = d[m][i];
-        for (let j = m - 1; j >= 0; j--) p = d[j][i] + offsets[j] * p;
-        out[i] = base ? base[i] + p : p;
-      }
-    } else {
-      const k = coord - this.nodes[0];
-      const factors = new Float64Array(m + 1);
-      factors[0] = 1;
-      for (let j = 1; j <= m; j++) factors[j] = (factors[j - 1] * k) / j;
-      for (let i = 0; i < out.length; i++) {
-        let p = 0;
-        for (let j = 0; j <= m; j++) p += factors[j] * d[j][i];
-        out[i] = base ? base[i] + p : p;
-      }
-    }
+    // Both forms are a linear combination of the stored differences: Newton's weights are
+    // Π_{l<j} (x − x_l), Taylor's k^j / j!. One fused pass over the elements (linearCombinationInto).
+    const weights = new Array<number>(m + 1);
+    weights[0] = 1;
+    const k = coord - this.nodes[0];
+    for (let j = 1; j <= m; j++) weights[j] = this.form === 'newton' ? weights[j - 1] * (coord - this.nodes[j - 1]) : (weights[j - 1] * k) / j;
+    linearCombinationInto(out, d.slice(0, m + 1), weights, base);
     return out;
   }
 
+  private scratch(n: number): Float64Array {
+    if (this.chain === null || this.chain.length !== n) this.chain = new Float64Array(n);
+    return this.chain;
+  }
+
   bytesHeld(): number {
-    let bytes = 0;
+    let bytes = this.chain?.byteLength ?? 0;
     for (const a of this.diag) bytes += a.byteLength;
     return bytes;
   }

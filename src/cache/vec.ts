@@ -72,3 +72,62 @@ export function relativeL1(cur: Float32Array, ref: Float32Array): number {
   if (den === 0) return num === 0 ? 0 : Infinity;
   return num / den;
 }
+
+/**
+ * out = base + Σ_j weights[j]·terms[j] (base optional), accumulated in float64 per element. Up to five
+ * terms run as one unrolled pass (the extrapolation kernels of every predictor); more terms are added on
+ * in further passes. `out` may alias `base` but not a term.
+ */
+export function linearCombinationInto(out: Float32Array, terms: readonly Float32Array[], weights: readonly number[], base?: Float32Array): Float32Array {
+  if (terms.length !== weights.length || terms.length === 0) {
+    throw new CacheUsageError(`linearCombinationInto: ${terms.length} terms and ${weights.length} weights; need the same positive count`);
+  }
+  for (const t of terms) checkSameLength(out, t, 'linearCombinationInto term');
+  if (base) checkSameLength(out, base, 'linearCombinationInto base');
+  const n = Math.min(terms.length, 5);
+  const a0 = terms[0];
+  const w0 = weights[0];
+  // One dedicated loop per term count: V8 keeps each monomorphic and does no work for unused terms.
+  if (n === 1) {
+    if (base) for (let i = 0; i < out.length; i++) out[i] = base[i] + w0 * a0[i];
+    else for (let i = 0; i < out.length; i++) out[i] = w0 * a0[i];
+  } else if (n === 2) {
+    const a1 = terms[1];
+    const w1 = weights[1];
+    if (base) for (let i = 0; i < out.length; i++) out[i] = base[i] + w0 * a0[i] + w1 * a1[i];
+    else for (let i = 0; i < out.length; i++) out[i] = w0 * a0[i] + w1 * a1[i];
+  } else if (n === 3) {
+    const a1 = terms[1];
+    const a2 = terms[2];
+    const w1 = weights[1];
+    const w2 = weights[2];
+    if (base) for (let i = 0; i < out.length; i++) out[i] = base[i] + w0 * a0[i] + w1 * a1[i] + w2 * a2[i];
+    else for (let i = 0; i < out.length; i++) out[i] = w0 * a0[i] + w1 * a1[i] + w2 * a2[i];
+  } else if (n === 4) {
+    const a1 = terms[1];
+    const a2 = terms[2];
+    const a3 = terms[3];
+    const w1 = weights[1];
+    const w2 = weights[2];
+    const w3 = weights[3];
+    if (base) for (let i = 0; i < out.length; i++) out[i] = base[i] + w0 * a0[i] + w1 * a1[i] + w2 * a2[i] + w3 * a3[i];
+    else for (let i = 0; i < out.length; i++) out[i] = w0 * a0[i] + w1 * a1[i] + w2 * a2[i] + w3 * a3[i];
+  } else {
+    const a1 = terms[1];
+    const a2 = terms[2];
+    const a3 = terms[3];
+    const a4 = terms[4];
+    const w1 = weights[1];
+    const w2 = weights[2];
+    const w3 = weights[3];
+    const w4 = weights[4];
+    if (base) for (let i = 0; i < out.length; i++) out[i] = base[i] + w0 * a0[i] + w1 * a1[i] + w2 * a2[i] + w3 * a3[i] + w4 * a4[i];
+    else for (let i = 0; i < out.length; i++) out[i] = w0 * a0[i] + w1 * a1[i] + w2 * a2[i] + w3 * a3[i] + w4 * a4[i];
+  }
+  for (let j = 5; j < terms.length; j++) {
+    const t = terms[j];
+    const w = weights[j];
+    for (let i = 0; i < out.length; i++) out[i] += w * t[i];
+  }
+  return out;
+}
