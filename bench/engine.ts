@@ -1,6 +1,7 @@
 // `npm run bench:engine`: latency and effective GFLOP/s of one DiT-S/2-sized block, full DiT-S/2 and
 // DiT-XL/2 forwards (random weights), and a DiT training step (forward + backward + AdamW).
-// Usage: npm run bench:engine [-- --threads 2 --skip-xl]
+// and a cached 20-step sampling run of mnist-dit (several ORT sessions per step).
+// Usage: npm run bench:engine [-- --threads 2 --skip-xl --spin]  (--spin: let ORT's worker threads busy-wait)
 import os from 'node:os';
 import { DiT } from '../src/models/dit.js';
 import { DiTConfig, namedConfig, numTokens } from '../src/models/dit-config.js';
@@ -8,11 +9,14 @@ import { blockFlops } from '../src/models/dit-graph.js';
 import { randomDiTWeights } from '../src/models/random-weights.js';
 import { buildTrainingGraph, FROZEN_PARAMS } from '../src/train/dit-loss.js';
 import { CompiledGraph, defaultThreads } from '../src/runtime/session.js';
+import { createCacheMethod } from '../src/cache/index.js';
+import { generate } from '../src/pipeline/generate.js';
 import { ADAMW_DEFAULTS, adamWStep, createAdamWState } from '../src/train/optimizer.js';
 
 const args = process.argv.slice(2);
 const threads = args.includes('--threads') ? Number(args[args.indexOf('--threads') + 1]) : defaultThreads();
 const skipXl = args.includes('--skip-xl');
+const spin = args.includes('--spin');
 
 async function timeIt(fn: () => Promise<unknown>, minRuns = 5, minMs = 1500): Promise<{ medianMs: number; minMs: number }> {
   for (let i = 0; i < 2; i++) await fn(); // warm-up (first runs allocate and prepack)
@@ -29,7 +33,7 @@ async function timeIt(fn: () => Promise<unknown>, minRuns = 5, minMs = 1500): Pr
 
 const rows: string[] = [];
 function report(name: string, ms: { medianMs: number; minMs: number }, gflop: number, extra = ''): void {
-  const line = `${name.padEnd(44)} ${ms.medianMs.toFixed(2).padStart(9)} ms (min ${ms.minMs.toFixed(2)})  ${(gflop / (ms.medianMs / 1000)).toFixed(1).padStart(7)} GFLOP/s ${extra}`;
+  const line = `${name.padEnd(62)} ${ms.medianMs.toFixed(2).padStart(9)} ms (min ${ms.minMs.toFixed(2)})  ${(gflop / (ms.medianMs / 1000)).toFixed(1).padStart(7)} GFLOP/s ${extra}`;
   rows.push(line);
   console.log(line);
 }
@@ -45,7 +49,7 @@ function inputs(c: DiTConfig, batch: number) {
 }
 
 async function benchBlockAndFull(name: string, c: DiTConfig, batches: number[], full: boolean): Promise<void> {
-  const model = new DiT(c, randomDiTWeights(c), { threads });
+  const model = new DiT(c, randomDiTWeights(c), { threads, spin });
   const perBlock = blockFlops(c) / 1e9;
   for (const b of batches) {
     const inp = inputs(c, b);
@@ -63,7 +67,7 @@ async function benchBlockAndFull(name: string, c: DiTConfig, batches: number[], 
 async function benchXl(): Promise<void> {
   // 675M parameters: the `full` graph would exceed protobuf's 2 GB, so the forward chains segments.
   const c = namedConfig('DiT-XL/2-256');
-  const model = new DiT(c, randomDiTWeights(c), { threads });
+  const model = new DiT(c, randomDiTWeights(c), { threads, spin });
   const inp = inputs(c, 1);
   const run = async (): Promise<void> => {
     const e = await model.embed(inp.x, inp.shape, inp.t, inp.y);
@@ -80,7 +84,7 @@ async function benchTraining(): Promise<void> {
   const c = namedConfig('mnist-dit');
   const B = 64;
   const { graph, trainable } = buildTrainingGraph(c);
-  const session = await CompiledGraph.create(graph, { paramsAsInputs: true, threads });
+  const session = await CompiledGraph.create(graph, { paramsAsInputs: true, threads, spin });
   const params = randomDiTWeights(c);
   const adam = createAdamWState(params);
   const px = c.inChannels * c.inputSize * c.inputSize;
@@ -103,7 +107,23 @@ async function benchTraining(): Promise<void> {
   await session.release();
 }
 
-console.log(`tcpade engine benchmark — ${os.cpus()[0]?.model ?? 'cpu'}, ${os.availableParallelism()} cores, threads = ${threads}, node ${process.version}`);
+async function benchSampling(): Promise<void> {
+  // The pipeline calls embed, block ranges and head (separate sessions) every step, as caching needs.
+  const c = namedConfig('mnist-dit');
+  const model = new DiT(c, randomDiTWeights(c), { threads, spin });
+  const labels = Array.from({ length: 8 }, (_, i) => i);
+  for (const [label, cache] of [
+    ['none', undefined],
+    ['tcpade/fast', createCacheMethod('tcpade', 'fast')],
+  ] as const) {
+    const ms = await timeIt(() => generate(model, { labels, seed: 0, steps: 20, sampler: 'ddim', cfgScale: 1.5, cache }), 3, 3000);
+    report(`sample mnist-dit 20 DDIM steps, 8 samples + CFG, ${label}`, ms, (blockFlops(c) * c.depth * 16 * 20) / 1e9, '(full-run block FLOPs counted)');
+  }
+  await model.release();
+}
+
+console.log(`tcpade engine benchmark — ${os.cpus()[0]?.model ?? 'cpu'}, ${os.availableParallelism()} cores, threads = ${threads}, spin = ${spin}, node ${process.version}`);
 await benchBlockAndFull('DiT-S/2-256', namedConfig('DiT-S/2-256'), [1, 8], true);
+await benchSampling();
 await benchTraining();
 if (!skipXl) await benchXl();

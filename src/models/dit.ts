@@ -34,13 +34,16 @@ export class DiT {
   readonly tokens: number;
   private readonly compiled = new Map<string, Promise<CompiledGraph>>();
   readonly threads: number;
+  /** ORT worker spinning (RuntimeOptions.spin); off by default. */
+  readonly spin: boolean;
 
   constructor(
     readonly config: DiTConfig,
     readonly weights: DiTWeights,
-    opts: { threads?: number } = {},
+    opts: { threads?: number; spin?: boolean } = {},
   ) {
     this.threads = checkThreads(opts.threads ?? defaultThreads());
+    this.spin = opts.spin ?? false;
     this.tokens = numTokens(config);
     const expected = parameterShapes(config);
     const problems: string[] = [];
@@ -63,7 +66,7 @@ export class DiT {
     if (!p) {
       const g = new GraphBuilder(key);
       build(g, paramsFrom(this.weights));
-      p = CompiledGraph.create(g.build(), { threads: this.threads });
+      p = CompiledGraph.create(g.build(), { threads: this.threads, spin: this.spin });
       this.compiled.set(key, p);
     }
     return p;

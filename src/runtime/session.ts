@@ -16,6 +16,13 @@ export interface Feed {
 export interface RuntimeOptions {
   /** Intra-op threads; default min(2, cores). More threads than cores is refused (it was 2.4× slower). */
   threads?: number;
+  /**
+   * Let ORT's intra-op worker threads busy-wait between parallel regions (ORT's default). Default false:
+   * every session owns its own pool, and a DiT run uses several sessions (embed, block ranges, head), so
+   * spinning pools fight over the cores: a 20-step mnist-dit sampling run took 2.6× longer with spinning
+   * (1.37 s vs 0.52 s), and single big sessions were no faster (bench/results/spinning-2026-11-27.txt).
+   */
+  spin?: boolean;
 }
 
 export function defaultThreads(): number {
@@ -46,6 +53,7 @@ export class CompiledGraph {
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
+      extra: { session: { intra_op: { allow_spinning: opts.spin ? '1' : '0' } } },
     });
     return new CompiledGraph(graph, session, !!opts.paramsAsInputs);
   }
