@@ -2,6 +2,7 @@
 // Newton form (exact on polynomials up to the order) or TaylorSeer's Taylor form (Σ f_j k^j / j!).
 
 import { CacheUsageError } from './contract.js';
+import { kernels } from './simd/kernels.js';
 import { linearCombinationInto } from './vec.js';
 
 /**
@@ -17,8 +18,6 @@ export class DividedDifferences {
   private readonly diag: Float32Array[] = [];
   /** Node coordinates, newest first, at most maxOrder + 1. */
   private readonly nodes: number[] = [];
-  /** float64 working row of update(), kept between calls. */
-  private chain: Float64Array | null = null;
 
   constructor(
     readonly maxOrder: number,
@@ -45,27 +44,14 @@ export class DividedDifferences {
       throw new CacheUsageError(`DividedDifferences: element count changed from ${this.diag[0].length} to ${value.length}`);
     }
     const newOrder = Math.min(this.diag.length, this.maxOrder);
-    const dens = new Float64Array(newOrder + 1);
+    const dens = new Array<number>(newOrder + 1).fill(0);
     for (let j = 1; j <= newOrder; j++) {
       dens[j] = this.form === 'newton' ? coord - this.nodes[j - 1] : coord - this.nodes[0];
       if (dens[j] === 0) throw new CacheUsageError(`DividedDifferences: coordinate ${coord} repeats a stored node; taus must be distinct`);
     }
     if (newOrder === this.diag.length) this.diag.push(new Float32Array(value.length));
-    const d = this.diag;
-    // The new D[j] needs the new D[j−1] and the old D[j−1], which it then overwrites. One pass per order
-    // over flat arrays (fast in V8); the running chain stays in float64 and only storage rounds to float32.
-    const cur = this.scratch(value.length);
-    for (let i = 0; i < cur.length; i++) cur[i] = value[i];
-    for (let j = 1; j <= newOrder; j++) {
-      const dj = d[j - 1];
-      const inv = 1 / dens[j];
-      for (let i = 0; i < cur.length; i++) {
-        const old = dj[i];
-        dj[i] = cur[i];
-        cur[i] = (cur[i] - old) * inv;
-      }
-    }
-    d[newOrder].set(cur);
+    // The new D[j] needs the new D[j−1] and the old D[j−1], which it then overwrites (SIMD kernel).
+    kernels.dividedDifferenceUpdate(this.diag.slice(0, newOrder + 1), value, dens);
     this.nodes.unshift(coord);
     if (this.nodes.length > this.maxOrder + 1) this.nodes.length = this.maxOrder + 1;
   }
@@ -88,13 +74,8 @@ export class DividedDifferences {
     return out;
   }
 
-  private scratch(n: number): Float64Array {
-    if (this.chain === null || this.chain.length !== n) this.chain = new Float64Array(n);
-    return this.chain;
-  }
-
   bytesHeld(): number {
-    let bytes = this.chain?.byteLength ?? 0;
+    let bytes = 0;
     for (const a of this.diag) bytes += a.byteLength;
     return bytes;
   }

@@ -2,6 +2,7 @@
 // sample, with the step index and trajectory coordinate of each; buffers are recycled, never shared.
 
 import { CacheUsageError } from './contract.js';
+import { subInto } from './vec.js';
 
 export interface HistoryEntry {
   readonly stepIndex: number;
@@ -65,9 +66,7 @@ export class ValueHistory {
     if (input.length !== output.length) {
       throw new CacheUsageError(`residual: input has ${input.length} elements, output ${output.length}; a residual needs equal shapes`);
     }
-    return this.push(stepIndex, tau, input.length, (b) => {
-      for (let i = 0; i < b.length; i++) b[i] = output[i] - input[i];
-    });
+    return this.push(stepIndex, tau, input.length, (b) => subInto(b, output, input));
   }
 
   bytesHeld(): number {

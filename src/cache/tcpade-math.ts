@@ -2,7 +2,8 @@
 // residuals R1 (newest), R2, R3 of one sample. Scalars accumulate in float64.
 
 import { polyfit, polyval } from './polyfit.js';
-import { diffAndSumNorms } from './vec.js';
+import { kernels } from './simd/kernels.js';
+import { diffAndSumNorms, linearCombinationInto } from './vec.js';
 
 /** σ = exp(−λ·‖R1 − R2‖ / ‖R1 + R2‖): 1 when the residual is steady; 0 when R1 = −R2 ≠ 0. */
 export function stabilityFactor(r1: Float32Array, r2: Float32Array, lambda: number): number {
@@ -26,18 +27,11 @@ export interface TrajectoryNorms {
 }
 
 export function trajectoryNorms(r1: Float32Array, r2: Float32Array, r3: Float32Array): TrajectoryNorms {
-  let newMove2 = 0;
-  let oldMove2 = 0;
-  let sum2 = 0;
-  for (let i = 0; i < r1.length; i++) {
-    const a = r1[i];
-    const b = r2[i];
-    const dNew = a - b;
-    const dOld = b - r3[i];
-    newMove2 += dNew * dNew;
-    oldMove2 += dOld * dOld;
-    sum2 += (a + b) * (a + b);
-  }
+  const [newMove2, oldMove2] = kernels.sumSquaresOfMoves(r1, r2, r3, [
+    [1, 0],
+    [0, 1],
+  ]);
+  const [sum2] = kernels.sumSquaresOfCombinations([r1, r2], [[1, 1]]);
   return { newMove2, oldMove2, sum2 };
 }
 
@@ -50,14 +44,10 @@ export function trajectoryStabilityIndicator(r1: Float32Array, r2: Float32Array,
   const nOld = norms.oldMove2;
   if (Number.isNaN(nNew) || Number.isNaN(nOld) || !Number.isFinite(nNew) || !Number.isFinite(nOld)) return NaN;
   if (nNew === 0 || nOld === 0) return 0;
-  // ‖u2 − u1‖ summed directly (a second pass): 2 − 2·cos would lose everything near a straight line.
   const invNew = 1 / Math.sqrt(nNew);
   const invOld = 1 / Math.sqrt(nOld);
-  let d = 0;
-  for (let i = 0; i < r1.length; i++) {
-    const diff = (r1[i] - r2[i]) * invNew - (r2[i] - r3[i]) * invOld;
-    d += diff * diff;
-  }
+  // ‖u1 − u2‖² = ‖(R1 − R2)·invNew − (R2 − R3)·invOld‖², summed directly (not via 2 − 2·cos)
+  const [d] = kernels.sumSquaresOfMoves(r1, r2, r3, [[invNew, -invOld]]);
   return Math.min(1, 0.5 * Math.sqrt(d));
 }
 
@@ -92,10 +82,7 @@ export function padePaperInto(
 
 /** Early stage: R̂ = α1·R1 + (1 − α1)·R2 (plus `base` element-wise when given: x_in + R̂ in one pass). */
 export function earlyBlendInto(out: Float32Array, r1: Float32Array, r2: Float32Array, alpha1: number, base?: Float32Array): Float32Array {
-  const alpha2 = 1 - alpha1;
-  if (base) for (let i = 0; i < out.length; i++) out[i] = base[i] + alpha1 * r1[i] + alpha2 * r2[i];
-  else for (let i = 0; i < out.length; i++) out[i] = alpha1 * r1[i] + alpha2 * r2[i];
-  return out;
+  return linearCombinationInto(out, [r1, r2], [alpha1, 1 - alpha1], base);
 }
 
 /** Late stage: out += β·(R1 − R2). */
@@ -118,9 +105,7 @@ export function linearExtrapolateInto(
   base?: Float32Array,
 ): Float32Array {
   const f = damping * ratio;
-  if (base) for (let i = 0; i < out.length; i++) out[i] = base[i] + r1[i] + f * (r1[i] - r2[i]);
-  else for (let i = 0; i < out.length; i++) out[i] = r1[i] + f * (r1[i] - r2[i]);
-  return out;
+  return linearCombinationInto(out, [r1, r2], [1 + f, -f], base);
 }
 
 /**

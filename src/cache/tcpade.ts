@@ -19,7 +19,8 @@ import {
   trajectoryNorms,
   trajectoryStabilityIndicator,
 } from './tcpade-math.js';
-import { addInto } from './vec.js';
+import { kernels } from './simd/kernels.js';
+import { addInto, linearCombinationInto } from './vec.js';
 
 const schema = {
   warmupSteps: int(3, 'steps 0..warmupSteps−1 always compute (3 residuals give the first TSI)', { min: 0 }),
@@ -182,15 +183,13 @@ export function autoOrderSettings(s: TcPadeSettings, history: readonly ResidualP
   const { nodes, target } = spacingCoords(s, history.slice(1, 4), history[0]);
   const rho = (target - nodes[0]) / (nodes[0] - nodes[1]);
   const [q0, q1, q2] = leastSquaresWeights(nodes, target, 2);
-  const [truth, r2, r3, r4] = history.map((h) => h.data);
-  let errLinear = 0;
-  let errQuadratic = 0;
-  for (let i = 0; i < truth.length; i++) {
-    const dl = r2[i] + rho * (r2[i] - r3[i]) - truth[i];
-    const dq = q0 * r2[i] + q1 * r3[i] + q2 * r4[i] - truth[i];
-    errLinear += dl * dl;
-    errQuadratic += dq * dq;
-  }
+  const [errLinear, errQuadratic] = kernels.sumSquaresOfCombinations(
+    history.slice(0, 4).map((h) => h.data),
+    [
+      [-1, 1 + rho, -rho, 0], // R2 + ρ·(R2 − R3) − R1
+      [-1, q0, q1, q2], // q0·R2 + q1·R3 + q2·R4 − R1
+    ],
+  );
   return errQuadratic < errLinear ? { ...s, extrapolation: 'lsq', lsqDegree: 2, historySize: 3 } : lin;
 }
 
@@ -234,20 +233,8 @@ export function tcPadePredictInto(
       const w = leastSquaresWeights(nodes.slice(0, used), target, Math.min(s.lsqDegree, used - 1));
       // R̂ = R1 + damping·(Σ w_k·R_k − R1) = Σ c_k·R_k with c_0 = 1 − damping + damping·w_0, c_k = damping·w_k.
       const c = w.map((wk, k) => damping * wk + (k === 0 ? 1 - damping : 0));
-      if (c.length === 3) {
-        // the common case (three residuals) in one pass, with x_in fused
-        const r3 = history[2].data;
-        const [c0, c1, c2] = c;
-        if (base) for (let i = 0; i < out.length; i++) out[i] = base[i] + c0 * r1[i] + c1 * r2[i] + c2 * r3[i];
-        else for (let i = 0; i < out.length; i++) out[i] = c0 * r1[i] + c1 * r2[i] + c2 * r3[i];
-        withBase = true;
-        break;
-      }
-      out.fill(0);
-      for (let k = 0; k < c.length; k++) {
-        const v = history[k].data;
-        for (let i = 0; i < out.length; i++) out[i] += c[k] * v[i];
-      }
+      linearCombinationInto(out, c.map((_, k) => history[k].data), c, base);
+      withBase = true;
       break;
     }
   }

@@ -2,6 +2,7 @@
 // Reductions accumulate in float64 (JS numbers) so norms of large tensors do not lose precision.
 
 import { CacheUsageError } from './contract.js';
+import { kernels } from './simd/kernels.js';
 
 export function checkSameLength(a: Float32Array, b: Float32Array, what: string): void {
   if (a.length !== b.length) {
@@ -10,25 +11,21 @@ export function checkSameLength(a: Float32Array, b: Float32Array, what: string):
 }
 
 export function allFinite(a: Float32Array): boolean {
-  // Fast path: NaN or ±Inf anywhere makes the sum non-finite. A finite sum proves every element finite;
-  // a non-finite one (possibly only overflow) is settled element by element.
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += a[i];
-  if (Number.isFinite(sum)) return true;
-  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
-  return true;
+  return kernels.allFinite(a);
 }
 
 /** out = a − b (out may alias a or b). */
 export function subInto(out: Float32Array, a: Float32Array, b: Float32Array): Float32Array {
-  for (let i = 0; i < out.length; i++) out[i] = a[i] - b[i];
-  return out;
+  checkSameLength(out, a, 'subInto a');
+  checkSameLength(out, b, 'subInto b');
+  return kernels.subInto(out, a, b);
 }
 
 /** out = a + b (out may alias a or b). */
 export function addInto(out: Float32Array, a: Float32Array, b: Float32Array): Float32Array {
-  for (let i = 0; i < out.length; i++) out[i] = a[i] + b[i];
-  return out;
+  checkSameLength(out, a, 'addInto a');
+  checkSameLength(out, b, 'addInto b');
+  return kernels.linearCombinationInto(out, [b], [1], a);
 }
 
 /** out = a·wa + b·wb. */
@@ -74,9 +71,8 @@ export function relativeL1(cur: Float32Array, ref: Float32Array): number {
 }
 
 /**
- * out = base + Σ_j weights[j]·terms[j] (base optional), accumulated in float64 per element. Up to five
- * terms run as one unrolled pass (the extrapolation kernels of every predictor); more terms are added on
- * in further passes. `out` may alias `base` but not a term.
+ * out = base + Σ_j weights[j]·terms[j] (base optional): the extrapolation kernel of every predictor, one
+ * fused SIMD pass where wasm is available (simd/kernels.ts). `out` may alias `base` but not a term.
  */
 export function linearCombinationInto(out: Float32Array, terms: readonly Float32Array[], weights: readonly number[], base?: Float32Array): Float32Array {
   if (terms.length !== weights.length || terms.length === 0) {
@@ -84,50 +80,5 @@ export function linearCombinationInto(out: Float32Array, terms: readonly Float32
   }
   for (const t of terms) checkSameLength(out, t, 'linearCombinationInto term');
   if (base) checkSameLength(out, base, 'linearCombinationInto base');
-  const n = Math.min(terms.length, 5);
-  const a0 = terms[0];
-  const w0 = weights[0];
-  // One dedicated loop per term count: V8 keeps each monomorphic and does no work for unused terms.
-  if (n === 1) {
-    if (base) for (let i = 0; i < out.length; i++) out[i] = base[i] + w0 * a0[i];
-    else for (let i = 0; i < out.length; i++) out[i] = w0 * a0[i];
-  } else if (n === 2) {
-    const a1 = terms[1];
-    const w1 = weights[1];
-    if (base) for (let i = 0; i < out.length; i++) out[i] = base[i] + w0 * a0[i] + w1 * a1[i];
-    else for (let i = 0; i < out.length; i++) out[i] = w0 * a0[i] + w1 * a1[i];
-  } else if (n === 3) {
-    const a1 = terms[1];
-    const a2 = terms[2];
-    const w1 = weights[1];
-    const w2 = weights[2];
-    if (base) for (let i = 0; i < out.length; i++) out[i] = base[i] + w0 * a0[i] + w1 * a1[i] + w2 * a2[i];
-    else for (let i = 0; i < out.length; i++) out[i] = w0 * a0[i] + w1 * a1[i] + w2 * a2[i];
-  } else if (n === 4) {
-    const a1 = terms[1];
-    const a2 = terms[2];
-    const a3 = terms[3];
-    const w1 = weights[1];
-    const w2 = weights[2];
-    const w3 = weights[3];
-    if (base) for (let i = 0; i < out.length; i++) out[i] = base[i] + w0 * a0[i] + w1 * a1[i] + w2 * a2[i] + w3 * a3[i];
-    else for (let i = 0; i < out.length; i++) out[i] = w0 * a0[i] + w1 * a1[i] + w2 * a2[i] + w3 * a3[i];
-  } else {
-    const a1 = terms[1];
-    const a2 = terms[2];
-    const a3 = terms[3];
-    const a4 = terms[4];
-    const w1 = weights[1];
-    const w2 = weights[2];
-    const w3 = weights[3];
-    const w4 = weights[4];
-    if (base) for (let i = 0; i < out.length; i++) out[i] = base[i] + w0 * a0[i] + w1 * a1[i] + w2 * a2[i] + w3 * a3[i] + w4 * a4[i];
-    else for (let i = 0; i < out.length; i++) out[i] = w0 * a0[i] + w1 * a1[i] + w2 * a2[i] + w3 * a3[i] + w4 * a4[i];
-  }
-  for (let j = 5; j < terms.length; j++) {
-    const t = terms[j];
-    const w = weights[j];
-    for (let i = 0; i < out.length; i++) out[i] += w * t[i];
-  }
-  return out;
+  return kernels.linearCombinationInto(out, terms, weights, base);
 }

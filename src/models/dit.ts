@@ -163,6 +163,27 @@ export class DiT {
     return r.out.data as Float32Array;
   }
 
+  /**
+   * Blocks [from, to) in one session call, returning every block's output ([batch, T, D] each, in order):
+   * per-block caching on a step where the same rows compute a run of blocks needs each intermediate, and
+   * one call instead of to − from saves their per-call overhead.
+   */
+  async blocksEach(from: number, to: number, tokens: Float32Array, cond: Float32Array, batch: number): Promise<Float32Array[]> {
+    if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from < to && to <= this.config.depth)) {
+      throw new ModelInputError(`block range [${from}, ${to}) is not inside [0, ${this.config.depth})`);
+    }
+    const cg = await this.graph(`blocks_each_${from}_${to}`, (g, P) => {
+      const [h, c] = this.tokenInputs(g);
+      let x = h;
+      for (let i = from; i < to; i++) {
+        x = block(g, P, this.config, i, x, c);
+        g.output(`out${i}`, x);
+      }
+    });
+    const r = await cg.run(this.tokenFeeds(tokens, cond, batch));
+    return Array.from({ length: to - from }, (_, k) => r[`out${from + k}`].data as Float32Array);
+  }
+
   /** Segment `blocks[i]`. */
   block(i: number, tokens: Float32Array, cond: Float32Array, batch: number): Promise<Float32Array> {
     return this.blocks(i, i + 1, tokens, cond, batch);

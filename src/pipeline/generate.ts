@@ -125,6 +125,7 @@ async function runBatch(model: DiT, o: GenerateOptions, plan: SamplerPlan, sampl
   let cacheBytesPeak = 0;
   const perStep: StepRecord[] = [];
   const now = (): number => performance.now();
+  const stackBuffers = [new Float32Array(R * TD), new Float32Array(R * TD)] as const;
 
   for (let s = 0; s < plan.steps; s++) {
     const tModel = plan.timesteps[s];
@@ -210,15 +211,45 @@ async function runBatch(model: DiT, o: GenerateOptions, plan: SamplerPlan, sampl
       }
       if (o.cache?.granularity === 'first-block') h = b0!;
       const rowComputedBlocks = new Array<number>(R).fill(0);
+      // Rows planned to compute a section; a run of sections with the same planned rows (a full step of
+      // a per-block method, the computed front or rear of a Δ-DiT step) runs as ONE session call.
+      const plannedAt = (k: number): number[] => decisions.flatMap((d, r) => (d.compute || d.computeSections?.[k] ? [r] : []));
+      let group: { start: number; end: number; rows: number[]; outs: Float32Array[] } | null = null;
       for (let k = 0; k < cuts.length; k++) {
         const [from, to] = cuts[k];
-        const computeRows: number[] = [];
-        const hOut = new Float32Array(R * TD);
+        // Two [R, T, D] buffers reused for the whole batch (caches copy what they keep): a fresh
+        // 0.4–1 MB array per section and step kept V8's collector busy inside the timed cache calls.
+        const hOut = h === stackBuffers[0] ? stackBuffers[1] : stackBuffers[0];
+        if (group === null || k >= group.end) {
+          const rows = plannedAt(k);
+          const same = (other: number[]): boolean => other.length === rows.length && other.every((r, j) => r === rows[j]);
+          let end = k + 1;
+          while (end < cuts.length && same(plannedAt(end))) end++;
+          let outs: Float32Array[] = [];
+          if (rows.length) {
+            t0 = now();
+            const all = rows.length === R;
+            const hIn = all ? h : gatherRows(h, rows, TD);
+            const cIn = all ? e.cond : gatherRows(e.cond, rows, D);
+            const last = cuts[end - 1][1];
+            // blocksEach returns one output per block: only per-block cuts span several sections
+            outs = end - k === 1 ? [await model.blocks(from, to, hIn, cIn, rows.length)] : await model.blocksEach(from, last, hIn, cIn, rows.length);
+            times.blocksMs += now() - t0;
+            blockEvals += rows.length * (last - from);
+            rows.forEach((r) => (rowComputedBlocks[r] += last - from));
+          }
+          group = { start: k, end, rows, outs };
+        }
+        const grouped = new Set(group.rows);
+        // Rows that must compute this section outside the group: a prediction came out non-finite here
+        // or in an earlier section of this step (the decision then turned to compute).
+        const extraRows: number[] = [];
         t0 = now();
         for (let r = 0; r < R; r++) {
+          if (grouped.has(r)) continue;
           const d = decisions[r];
           if (d.compute || d.computeSections?.[k]) {
-            computeRows.push(r);
+            extraRows.push(r);
             continue;
           }
           try {
@@ -226,23 +257,26 @@ async function runBatch(model: DiT, o: GenerateOptions, plan: SamplerPlan, sampl
           } catch (err) {
             if (!(err instanceof CachePredictionError)) throw err;
             decisions[r] = { ...d, compute: true, reason: 'nan-fallback' };
-            computeRows.push(r);
+            extraRows.push(r);
           }
         }
         times.cacheMs += now() - t0;
-        if (computeRows.length) {
+        if (group.rows.length) {
+          const res = group.outs[k - group.start];
+          if (group.rows.length === R) hOut.set(res);
+          else group.rows.forEach((r, j) => hOut.set(res.subarray(j * TD, (j + 1) * TD), r * TD));
+        }
+        if (extraRows.length) {
           t0 = now();
-          const all = computeRows.length === R;
-          const res = await model.blocks(from, to, all ? h : gatherRows(h, computeRows, TD), all ? e.cond : gatherRows(e.cond, computeRows, D), computeRows.length);
+          const res = await model.blocks(from, to, gatherRows(h, extraRows, TD), gatherRows(e.cond, extraRows, D), extraRows.length);
           times.blocksMs += now() - t0;
-          if (all) hOut.set(res);
-          else computeRows.forEach((r, j) => hOut.set(res.subarray(j * TD, (j + 1) * TD), r * TD));
-          blockEvals += computeRows.length * (to - from);
-          computeRows.forEach((r) => (rowComputedBlocks[r] += to - from));
+          extraRows.forEach((r, j) => hOut.set(res.subarray(j * TD, (j + 1) * TD), r * TD));
+          blockEvals += extraRows.length * (to - from);
+          extraRows.forEach((r) => (rowComputedBlocks[r] += to - from));
         }
         if (caches) {
           t0 = now();
-          const computedSet = new Set(computeRows);
+          const computedSet = new Set([...group.rows, ...extraRows]);
           for (let r = 0; r < R; r++) caches[r].observe(step, k, row(h, r, TD), row(hOut, r, TD), computedSet.has(r));
           times.cacheMs += now() - t0;
         }

@@ -1,0 +1,210 @@
+// The cache's element-wise kernels over one sample's [T*D] float32 vectors, as WebAssembly SIMD (four
+// float32 lanes; kernels.wat) with a plain-JS twin. JS loops cost ~0.5–1 ns per element and array
+// touched, which on a small DiT is several per cent of a step; the wasm kernels, copies in and out
+// included, a fraction of that. Both implementations are exported so tests hold them to each other.
+import { KERNELS_WASM_BASE64 } from './kernels-wasm.js';
+
+export interface Kernels {
+  readonly name: 'wasm-simd' | 'js';
+  /** out = base + Σ_j weights[j]·terms[j] (base optional; `out` may alias `base`, not a term). */
+  linearCombinationInto(out: Float32Array, terms: readonly Float32Array[], weights: readonly number[], base?: Float32Array): Float32Array;
+  /** out = a − b (out may alias a or b). */
+  subInto(out: Float32Array, a: Float32Array, b: Float32Array): Float32Array;
+  /**
+   * Newton divided-difference update with a new value: for j = 1..m, D[j−1] ← cur and
+   * cur ← (cur − old D[j−1]) / dens[j] (cur starts as `value`); then D[m] ← cur. `diag` has m + 1 arrays.
+   */
+  dividedDifferenceUpdate(diag: readonly Float32Array[], value: Float32Array, dens: readonly number[]): void;
+  /**
+   * For each row of `coefs`: Σ_i (Σ_j row[j]·arrays[j][i])², up to four arrays, all in float64 (the
+   * combinations cancel, as in the TSI).
+   */
+  sumSquaresOfCombinations(arrays: readonly Float32Array[], coefs: readonly (readonly number[])[]): number[];
+  /**
+   * For each (p, q): Σ_i (p·(a0[i] − a1[i]) + q·(a1[i] − a2[i]))² in float64, differences first (exact for
+   * float32 inputs): ‖R1 − R2‖², ‖R2 − R3‖² and the TSI's ‖u1 − u2‖² without cancellation.
+   */
+  sumSquaresOfMoves(a0: Float32Array, a1: Float32Array, a2: Float32Array, pq: readonly (readonly [number, number])[]): number[];
+  allFinite(a: Float32Array): boolean;
+}
+
+export const jsKernels: Kernels = {
+  name: 'js',
+  linearCombinationInto(out, terms, weights, base) {
+    const n = out.length;
+    if (terms.length === 3) {
+      // the common case (three history entries), one pass
+      const [a0, a1, a2] = terms;
+      const [w0, w1, w2] = weights;
+      if (base) for (let i = 0; i < n; i++) out[i] = base[i] + w0 * a0[i] + w1 * a1[i] + w2 * a2[i];
+      else for (let i = 0; i < n; i++) out[i] = w0 * a0[i] + w1 * a1[i] + w2 * a2[i];
+      return out;
+    }
+    if (base) out.set(base);
+    else out.fill(0);
+    for (let j = 0; j < terms.length; j++) {
+      const t = terms[j];
+      const w = weights[j];
+      for (let i = 0; i < n; i++) out[i] += w * t[i];
+    }
+    return out;
+  },
+  subInto(out, a, b) {
+    for (let i = 0; i < out.length; i++) out[i] = a[i] - b[i];
+    return out;
+  },
+  dividedDifferenceUpdate(diag, value, dens) {
+    const m = diag.length - 1;
+    for (let i = 0; i < value.length; i++) {
+      let cur = value[i];
+      for (let j = 1; j <= m; j++) {
+        const old = diag[j - 1][i];
+        diag[j - 1][i] = cur;
+        cur = Math.fround(Math.fround(cur - old) * Math.fround(1 / dens[j]));
+      }
+      diag[m][i] = cur;
+    }
+  },
+  sumSquaresOfCombinations(arrays, coefs) {
+    const n = arrays[0].length;
+    const a = [0, 1, 2, 3].map((j) => (j < arrays.length ? arrays[j] : arrays[0]));
+    return coefs.map((row) => {
+      const c = [0, 1, 2, 3].map((j) => (j < arrays.length ? row[j] : 0));
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        const x = c[0] * a[0][i] + c[1] * a[1][i] + c[2] * a[2][i] + c[3] * a[3][i];
+        s += x * x;
+      }
+      return s;
+    });
+  },
+  sumSquaresOfMoves(a0, a1, a2, pq) {
+    return pq.map(([p, q]) => {
+      let s = 0;
+      for (let i = 0; i < a0.length; i++) {
+        const y = p * (a0[i] - a1[i]) + q * (a1[i] - a2[i]);
+        s += y * y;
+      }
+      return s;
+    });
+  },
+  allFinite(a) {
+    // A finite sum proves every element finite; a non-finite one (NaN/Inf, or overflow) is settled per element.
+    let sum = 0;
+    for (let i = 0; i < a.length; i++) sum += a[i];
+    if (Number.isFinite(sum)) return true;
+    for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
+    return true;
+  },
+};
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  scale(dst: number, src: number, w: number, n4: number): void;
+  axpy(dst: number, src: number, w: number, n4: number): void;
+  lincomb4(dst: number, b: number, a0: number, a1: number, a2: number, a3: number, wb: number, w0: number, w1: number, w2: number, w3: number, n4: number): void;
+  sub(dst: number, a: number, b: number, n4: number): void;
+  ddLevel(cur: number, prev: number, inv: number, n4: number): void;
+  sumsq4(a0: number, a1: number, a2: number, a3: number, c0: number, c1: number, c2: number, c3: number, n4: number): number;
+  sumsqMoves(a0: number, a1: number, a2: number, p: number, q: number, n4: number): number;
+  allFinite(a: number, n4: number): number;
+}
+
+const PAGE_BYTES = 65536;
+
+/** Vectors are copied into fixed slots of the module's memory (memcpy speed), processed, copied out. */
+class WasmKernels implements Kernels {
+  readonly name = 'wasm-simd' as const;
+  private f32: Float32Array;
+
+  constructor(private readonly k: KernelExports) {
+    this.f32 = new Float32Array(k.memory.buffer);
+  }
+
+  /** Slot stride in floats for vectors of n elements, with memory for `slots` of them. */
+  private layout(n: number, slots: number): number {
+    const stride = (n + 3) & ~3;
+    const bytes = stride * 4 * slots;
+    const have = this.k.memory.buffer.byteLength;
+    if (bytes > have) {
+      this.k.memory.grow(Math.ceil((bytes - have) / PAGE_BYTES));
+      this.f32 = new Float32Array(this.k.memory.buffer);
+    }
+    return stride;
+  }
+
+  /** Copy `a` into slot `slot`, zeroing the padding lanes. */
+  private put(a: Float32Array, slot: number, stride: number): number {
+    const at = slot * stride;
+    this.f32.set(a, at);
+    for (let i = a.length; i < stride; i++) this.f32[at + i] = 0;
+    return at * 4;
+  }
+
+  linearCombinationInto(out: Float32Array, terms: readonly Float32Array[], weights: readonly number[], base?: Float32Array): Float32Array {
+    const n = out.length;
+    const stride = this.layout(n, terms.length + 2);
+    const n4 = stride >> 2;
+    const p = terms.map((t, j) => this.put(t, j + 1, stride));
+    const pb = base ? this.put(base, terms.length + 1, stride) : p[0];
+    // The first four terms and the base in one pass; unused slots read term 0 with weight 0.
+    const w = [0, 1, 2, 3].map((j) => (j < terms.length ? weights[j] : 0));
+    const q = [0, 1, 2, 3].map((j) => (j < terms.length ? p[j] : p[0]));
+    this.k.lincomb4(0, pb, q[0], q[1], q[2], q[3], base ? 1 : 0, w[0], w[1], w[2], w[3], n4);
+    for (let j = 4; j < terms.length; j++) this.k.axpy(0, p[j], weights[j], n4);
+    out.set(this.f32.subarray(0, n));
+    return out;
+  }
+
+  subInto(out: Float32Array, a: Float32Array, b: Float32Array): Float32Array {
+    const stride = this.layout(out.length, 3);
+    const pa = this.put(a, 1, stride);
+    const pb = this.put(b, 2, stride);
+    this.k.sub(0, pa, pb, stride >> 2);
+    out.set(this.f32.subarray(0, out.length));
+    return out;
+  }
+
+  dividedDifferenceUpdate(diag: readonly Float32Array[], value: Float32Array, dens: readonly number[]): void {
+    const m = diag.length - 1;
+    const n = value.length;
+    const stride = this.layout(n, m + 1);
+    const cur = this.put(value, 0, stride);
+    const prev = diag.slice(0, m).map((d, j) => this.put(d, j + 1, stride));
+    for (let j = 1; j <= m; j++) this.k.ddLevel(cur, prev[j - 1], Math.fround(1 / dens[j]), stride >> 2);
+    for (let j = 0; j < m; j++) diag[j].set(this.f32.subarray((j + 1) * stride, (j + 1) * stride + n));
+    diag[m].set(this.f32.subarray(0, n));
+  }
+
+  sumSquaresOfCombinations(arrays: readonly Float32Array[], coefs: readonly (readonly number[])[]): number[] {
+    const stride = this.layout(arrays[0].length, 4);
+    const p = arrays.map((a, j) => this.put(a, j, stride));
+    while (p.length < 4) p.push(p[0]);
+    return coefs.map((row) => {
+      const c = [0, 1, 2, 3].map((j) => (j < arrays.length ? row[j] : 0));
+      return this.k.sumsq4(p[0], p[1], p[2], p[3], c[0], c[1], c[2], c[3], stride >> 2);
+    });
+  }
+
+  sumSquaresOfMoves(a0: Float32Array, a1: Float32Array, a2: Float32Array, pq: readonly (readonly [number, number])[]): number[] {
+    const stride = this.layout(a0.length, 3);
+    const [p0, p1, p2] = [a0, a1, a2].map((a, j) => this.put(a, j, stride));
+    return pq.map(([p, q]) => this.k.sumsqMoves(p0, p1, p2, p, q, stride >> 2));
+  }
+
+  allFinite(a: Float32Array): boolean {
+    const stride = this.layout(a.length, 1);
+    return this.k.allFinite(this.put(a, 0, stride), stride >> 2) === 1;
+  }
+}
+
+/** The wasm kernels, or null where this runtime cannot run wasm SIMD. */
+export function createWasmKernels(): Kernels | null {
+  const bytes = Uint8Array.from(atob(KERNELS_WASM_BASE64), (ch) => ch.charCodeAt(0));
+  if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes)) return null;
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+  return new WasmKernels(instance.exports as unknown as KernelExports);
+}
+
+/** What the cache math uses: wasm SIMD when available, unless TCPADE_CACHE_KERNELS=js. */
+export const kernels: Kernels = (globalThis.process?.env?.TCPADE_CACHE_KERNELS === 'js' ? null : createWasmKernels()) ?? jsKernels;
