@@ -59,12 +59,11 @@ export function diffAndSumNorms(a: Float32Array, b: Float32Array): { diff: numbe
  * A zero reference gives 0 when nothing changed and +Infinity otherwise (forces a compute).
  */
 export function relativeL1(cur: Float32Array, ref: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < cur.length; i++) {
-    num += Math.abs(cur[i] - ref[i]);
-    den += Math.abs(ref[i]);
-  }
+  checkSameLength(ref, cur, 'relativeL1');
+  const [num, den] = kernels.sumAbsOfCombinations(cur, ref, [
+    [1, -1],
+    [0, 1],
+  ]);
   if (Number.isNaN(num) || Number.isNaN(den)) return NaN;
   if (den === 0) return num === 0 ? 0 : Infinity;
   return num / den;

@@ -2,6 +2,7 @@
 // (branch × sample) decides for itself; rows that compute run the blocks together, the others are predicted.
 import type { CacheMethod, CacheSignals, Decision, SampleCache, StepInfo } from '../cache/contract.js';
 import { CachePredictionError } from '../cache/contract.js';
+import { subInto } from '../cache/vec.js';
 import { applyGuidance, epsChannels } from '../diffusion/guidance.js';
 import { noiseForSample, batchNoiseSource } from '../diffusion/rng.js';
 import { SamplerPlan, createPlan, createSampler } from '../diffusion/sampler.js';
@@ -126,6 +127,8 @@ async function runBatch(model: DiT, o: GenerateOptions, plan: SamplerPlan, sampl
   const perStep: StepRecord[] = [];
   const now = (): number => performance.now();
   const stackBuffers = [new Float32Array(R * TD), new Float32Array(R * TD)] as const;
+  const runsFirstBlock = !!o.cache && (o.cache.needs.firstBlock || o.cache.granularity === 'first-block');
+  const firstBlockResiduals = new Float32Array(runsFirstBlock ? R * TD : 0);
 
   for (let s = 0; s < plan.steps; s++) {
     const tModel = plan.timesteps[s];
@@ -184,7 +187,7 @@ async function runBatch(model: DiT, o: GenerateOptions, plan: SamplerPlan, sampl
       const mod0 = e.modulatedInput0;
       let b0: Float32Array | undefined;
       t0 = now();
-      if (o.cache && (o.cache.needs.firstBlock || o.cache.granularity === 'first-block')) {
+      if (runsFirstBlock) {
         b0 = await model.block(0, h, e.cond, R);
         blockEvals += R;
       }
@@ -195,13 +198,7 @@ async function runBatch(model: DiT, o: GenerateOptions, plan: SamplerPlan, sampl
           const sig: CacheSignals = {
             xIn: row(h, r, TD),
             modulatedInput0: mod0 && row(mod0, r, TD),
-            firstBlockResidual: b0 && (() => {
-              const res = new Float32Array(TD);
-              const a = row(b0, r, TD);
-              const i0 = row(h, r, TD);
-              for (let i = 0; i < TD; i++) res[i] = a[i] - i0[i];
-              return res;
-            })(),
+            firstBlockResidual: b0 && subInto(row(firstBlockResiduals, r, TD), row(b0, r, TD), row(h, r, TD)),
           };
           decisions[r] = caches[r].decide(step, sig);
         }

@@ -117,3 +117,24 @@ describe('dividedDifferenceUpdate: wasm equals the JS twin bit for bit', () => {
     }
   });
 });
+
+describe('sumAbsOfCombinations: wasm equals float64 sums', () => {
+  it('Σ|a − b| and Σ|b| over odd lengths', () => {
+    for (const k of [jsKernels, wasm].filter((x): x is Kernels => x !== null)) {
+      for (const n of [1, 6, 12545]) {
+        const [a, b] = [randomVec(n, 3), randomVec(n, 4)];
+        const [d, s] = k.sumAbsOfCombinations(a, b, [
+          [1, -1],
+          [0, 1],
+        ]);
+        let wd = 0;
+        let ws = 0;
+        for (let i = 0; i < n; i++) {
+          wd += Math.abs(a[i] - b[i]);
+          ws += Math.abs(b[i]);
+        }
+        assert.ok(close(d, wd, 1e-12) && close(s, ws, 1e-12), `${k.name} n=${n}: ${d}, ${s} vs ${wd}, ${ws}`);
+      }
+    }
+  });
+});

@@ -25,6 +25,8 @@ export interface Kernels {
    * float32 inputs): ‖R1 − R2‖², ‖R2 − R3‖² and the TSI's ‖u1 − u2‖² without cancellation.
    */
   sumSquaresOfMoves(a0: Float32Array, a1: Float32Array, a2: Float32Array, pq: readonly (readonly [number, number])[]): number[];
+  /** For each (p, q): Σ_i |p·a[i] + q·b[i]| in float64. */
+  sumAbsOfCombinations(a: Float32Array, b: Float32Array, pq: readonly (readonly [number, number])[]): number[];
   allFinite(a: Float32Array): boolean;
 }
 
@@ -88,6 +90,13 @@ export const jsKernels: Kernels = {
       return s;
     });
   },
+  sumAbsOfCombinations(a, b, pq) {
+    return pq.map(([p, q]) => {
+      let s = 0;
+      for (let i = 0; i < a.length; i++) s += Math.abs(p * a[i] + q * b[i]);
+      return s;
+    });
+  },
   allFinite(a) {
     // A finite sum proves every element finite; a non-finite one (NaN/Inf, or overflow) is settled per element.
     let sum = 0;
@@ -107,6 +116,7 @@ interface KernelExports {
   ddLevel(cur: number, prev: number, inv: number, n4: number): void;
   sumsq4(a0: number, a1: number, a2: number, a3: number, c0: number, c1: number, c2: number, c3: number, n4: number): number;
   sumsqMoves(a0: number, a1: number, a2: number, p: number, q: number, n4: number): number;
+  sumAbs2(a: number, b: number, p: number, q: number, n4: number): number;
   allFinite(a: number, n4: number): number;
 }
 
@@ -190,6 +200,12 @@ class WasmKernels implements Kernels {
     const stride = this.layout(a0.length, 3);
     const [p0, p1, p2] = [a0, a1, a2].map((a, j) => this.put(a, j, stride));
     return pq.map(([p, q]) => this.k.sumsqMoves(p0, p1, p2, p, q, stride >> 2));
+  }
+
+  sumAbsOfCombinations(a: Float32Array, b: Float32Array, pq: readonly (readonly [number, number])[]): number[] {
+    const stride = this.layout(a.length, 2);
+    const [pa, pb] = [this.put(a, 0, stride), this.put(b, 1, stride)];
+    return pq.map(([p, q]) => this.k.sumAbs2(pa, pb, p, q, stride >> 2));
   }
 
   allFinite(a: Float32Array): boolean {

@@ -171,6 +171,32 @@
         (br $next)))
     (f64.add (f64x2.extract_lane 0 (local.get $acc)) (f64x2.extract_lane 1 (local.get $acc))))
 
+  ;; Σ_i |p·a[i] + q·b[i]| in float64 (TeaCache's and FBCache's relative L1 change: (1, −1), then (0, 1))
+  (func (export "sumAbs2")
+    (param $a i32) (param $b i32) (param $p f64) (param $q f64) (param $n4 i32) (result f64)
+    (local $vp v128) (local $vq v128) (local $xa v128) (local $xb v128) (local $acc v128) (local $end i32)
+    (local.set $vp (f64x2.splat (local.get $p)))
+    (local.set $vq (f64x2.splat (local.get $q)))
+    (local.set $acc (f64x2.splat (f64.const 0)))
+    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n4) (i32.const 4))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $a) (local.get $end)))
+        (local.set $xa (v128.load (local.get $a)))
+        (local.set $xb (v128.load (local.get $b)))
+        (local.set $acc (f64x2.add (local.get $acc) (f64x2.abs (f64x2.add
+          (f64x2.mul (local.get $vp) (f64x2.promote_low_f32x4 (local.get $xa)))
+          (f64x2.mul (local.get $vq) (f64x2.promote_low_f32x4 (local.get $xb)))))))
+        (local.set $xa (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $xa) (local.get $xa)))
+        (local.set $xb (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $xb) (local.get $xb)))
+        (local.set $acc (f64x2.add (local.get $acc) (f64x2.abs (f64x2.add
+          (f64x2.mul (local.get $vp) (f64x2.promote_low_f32x4 (local.get $xa)))
+          (f64x2.mul (local.get $vq) (f64x2.promote_low_f32x4 (local.get $xb)))))))
+        (local.set $a (i32.add (local.get $a) (i32.const 16)))
+        (local.set $b (i32.add (local.get $b) (i32.const 16)))
+        (br $next)))
+    (f64.add (f64x2.extract_lane 0 (local.get $acc)) (f64x2.extract_lane 1 (local.get $acc))))
+
   ;; 1 if every element is finite, else 0 (x − x is 0 for finite x, NaN for NaN and ±Inf).
   (func (export "allFinite") (param $a i32) (param $n4 i32) (result i32)
     (local $bad v128) (local $x v128) (local $end i32)
