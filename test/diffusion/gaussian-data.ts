@@ -1,5 +1,6 @@
 // Closed-form test fixture: data x0 ~ N(μ_d, s_d²) independently per dimension d. The exact ε- and
 // v-predictions and the exact probability-flow ODE map are known, so samplers can be checked against them.
+import assert from 'node:assert/strict';
 import { DdpmSchedule } from '../../src/diffusion/index.js';
 
 export interface GaussianData {
@@ -58,4 +59,19 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
+}
+
+/**
+ * Asserts that `x` ([batch, dims] samples) has each dimension's mean within 4 standard errors + 2 % of s
+ * of μ, and its std within 4 standard errors + `stdBias`·s of s: the sampler's known bias at this step
+ * count (a deterministic sampler shrinks the spread slightly).
+ */
+export function assertMatchesGaussian(x: ArrayLike<number>, data: GaussianData, batch: number, stdBias: number): void {
+  const dims = data.mean.length;
+  const { mean, std } = momentsPerDim(x, dims);
+  for (let d = 0; d < dims; d++) {
+    const s = data.std[d]!;
+    assert.ok(Math.abs(mean[d]! - data.mean[d]!) < 4 * (s / Math.sqrt(batch)) + 0.02 * s, `dim ${d}: mean ${mean[d]} vs μ ${data.mean[d]}`);
+    assert.ok(Math.abs(std[d]! - s) < 4 * (s / Math.sqrt(2 * batch)) + stdBias * s, `dim ${d}: std ${std[d]} vs s ${s}`);
+  }
 }
