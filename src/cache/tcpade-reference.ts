@@ -8,6 +8,7 @@ import type { MethodDefinition } from './method-def.js';
 import { SampleCacheBase } from './sample-base.js';
 import { flag, int, num, numbers, type ResolvedSettings } from './settings.js';
 import { earlyBlendInto, guardDenominator, trajectoryStabilityIndicator } from './tcpade-math.js';
+import { kernels, type Kernels } from './simd/kernels.js';
 import { allFinite } from './vec.js';
 
 const schema = {
@@ -68,10 +69,13 @@ export function referencePredictionInto(
   r2: Float32Array,
   stage: Exclude<Stage, 'early'>,
   k: ReferenceSettings,
+  using: Kernels = kernels,
 ): number {
+  const beta = stage === 'late' ? k.beta : 0;
+  // The wasm kernel computes in float32, as the released PyTorch code does; the loop below in float64.
+  if (using.referencePredictionInto) return using.referencePredictionInto(out, r1, r2, { ...k, beta });
   let fallbacks = 0;
   // Constants hoisted: this loop runs over every element of the residual on every skipped step.
-  const beta = stage === 'late' ? k.beta : 0;
   const { lambda, sigmaEpsilon, denominatorScale, epsilon, avgWeight, deviationFactor, magnitudeFactor } = k;
   const { blendSigmaWeight, blendBase, fallbackFactor } = k;
   const halfMagnitude = 0.5 * magnitudeFactor;

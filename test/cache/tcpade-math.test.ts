@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createWasmKernels, jsKernels } from '../../src/cache/simd/kernels.js';
 import {
   addIncrementInto,
   createCacheMethod,
@@ -157,5 +158,35 @@ describe('released-code prediction (reference)', () => {
   it('small history: weights 0.4, 0.3, … renormalised over what is held', () => {
     closeAll(smallHistoryAverageInto(new Float32Array(1), [f32(1), f32(2)], [0.4, 0.3, 0.2, 0.1]), [(0.4 + 0.6) / 0.7], 1e-6, 'two held');
     closeAll(smallHistoryAverageInto(new Float32Array(1), [f32(3)], [0.4, 0.3, 0.2, 0.1]), [3], 1e-6, 'one held');
+  });
+});
+
+describe('released-code prediction: wasm float32 kernel vs the float64 JS loop', () => {
+  it('agree to float32 precision on random residuals at several scales, incl. clamped and NaN elements', () => {
+    const wasm = createWasmKernels();
+    assert.ok(wasm !== null, 'wasm SIMD expected on Node ≥ 20');
+    const k = createCacheMethod('tcpade', 'reference').settings as unknown as ReferenceSettings;
+    let seed = 11;
+    const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5) * 2;
+    for (const scale of [1e-3, 1, 30]) {
+      const n = 1003; // not a multiple of 4: padding lanes must not count as fallbacks
+      const r1 = Float32Array.from({ length: n }, () => scale * rnd());
+      const r2 = Float32Array.from(r1, (v, i) => (i % 3 === 0 ? v + 0.01 * scale * rnd() : scale * rnd()));
+      r1[5] = NaN;
+      for (const stage of ['middle', 'late'] as const) {
+        const [js, ws] = [new Float32Array(n), new Float32Array(n)];
+        const fJs = referencePredictionInto(js, r1, r2, stage, k, jsKernels);
+        const fWasm = referencePredictionInto(ws, r1, r2, stage, k, wasm);
+        assert.equal(fWasm, fJs, `fallback count, scale ${scale} ${stage}`);
+        for (let i = 0; i < n; i++) {
+          if (Number.isNaN(js[i])) {
+            assert.ok(Number.isNaN(ws[i]), `element ${i} should stay NaN`);
+            continue;
+          }
+          const tol = 2e-6 * (Math.abs(r1[i]) + Math.abs(r2[i]) + 1e-30);
+          assert.ok(Math.abs(ws[i] - js[i]) <= tol, `scale ${scale} ${stage} element ${i}: wasm ${ws[i]} vs js ${js[i]}`);
+        }
+      }
+    }
   });
 });

@@ -4,6 +4,21 @@
 // included, a fraction of that. Both implementations are exported so tests hold them to each other.
 import { KERNELS_WASM_BASE64 } from './kernels-wasm.js';
 
+/** Constants of the released code's element-wise prediction (tcpade-reference.ts), β already per stage. */
+export interface ReferenceKernelParams {
+  readonly lambda: number;
+  readonly sigmaEpsilon: number;
+  readonly denominatorScale: number;
+  readonly epsilon: number;
+  readonly avgWeight: number;
+  readonly deviationFactor: number;
+  readonly magnitudeFactor: number;
+  readonly blendSigmaWeight: number;
+  readonly blendBase: number;
+  readonly beta: number;
+  readonly fallbackFactor: number;
+}
+
 export interface Kernels {
   readonly name: 'wasm-simd' | 'js';
   /** out = base + Σ_j weights[j]·terms[j] (base optional; `out` may alias `base`, not a term). */
@@ -28,6 +43,11 @@ export interface Kernels {
   /** For each (p, q): Σ_i |p·a[i] + q·b[i]| in float64. */
   sumAbsOfCombinations(a: Float32Array, b: Float32Array, pq: readonly (readonly [number, number])[]): number[];
   allFinite(a: Float32Array): boolean;
+  /**
+   * The released code's element-wise prediction in float32 (wasm only; tcpade-reference.ts holds the
+   * float64 JS form): writes `out`, returns how many elements took the non-finite fallback.
+   */
+  referencePredictionInto?(out: Float32Array, r1: Float32Array, r2: Float32Array, k: ReferenceKernelParams): number;
 }
 
 export const jsKernels: Kernels = {
@@ -118,6 +138,10 @@ interface KernelExports {
   sumsqMoves(a0: number, a1: number, a2: number, p: number, q: number, n4: number): number;
   sumAbs2(a: number, b: number, p: number, q: number, n4: number): number;
   allFinite(a: number, n4: number): number;
+  referencePrediction(
+    out: number, a: number, b: number, n4: number, lambda: number, sigmaEps: number, denScale: number, eps: number, avgW: number,
+    devF: number, halfMag: number, blendW: number, blendBase: number, beta: number, fallback: number,
+  ): number;
 }
 
 const PAGE_BYTES = 65536;
@@ -143,11 +167,11 @@ class WasmKernels implements Kernels {
     return stride;
   }
 
-  /** Copy `a` into slot `slot`, zeroing the padding lanes. */
-  private put(a: Float32Array, slot: number, stride: number): number {
+  /** Copy `a` into slot `slot`, filling the padding lanes with `pad`. */
+  private put(a: Float32Array, slot: number, stride: number, pad = 0): number {
     const at = slot * stride;
     this.f32.set(a, at);
-    for (let i = a.length; i < stride; i++) this.f32[at + i] = 0;
+    for (let i = a.length; i < stride; i++) this.f32[at + i] = pad;
     return at * 4;
   }
 
@@ -206,6 +230,18 @@ class WasmKernels implements Kernels {
     const stride = this.layout(a.length, 2);
     const [pa, pb] = [this.put(a, 0, stride), this.put(b, 1, stride)];
     return pq.map(([p, q]) => this.k.sumAbs2(pa, pb, p, q, stride >> 2));
+  }
+
+  referencePredictionInto(out: Float32Array, r1: Float32Array, r2: Float32Array, k: ReferenceKernelParams): number {
+    const stride = this.layout(out.length, 3);
+    // padding lanes hold 1s: zeros could make 0/0 (σ with ε_σ = 0) and count as fallbacks
+    const [pa, pb] = [this.put(r1, 1, stride, 1), this.put(r2, 2, stride, 1)];
+    const fallbacks = this.k.referencePrediction(
+      0, pa, pb, stride >> 2, k.lambda, k.sigmaEpsilon, k.denominatorScale, k.epsilon, k.avgWeight,
+      k.deviationFactor, 0.5 * k.magnitudeFactor, k.blendSigmaWeight, k.blendBase, k.beta, k.fallbackFactor,
+    );
+    out.set(this.f32.subarray(0, out.length));
+    return fallbacks;
   }
 
   allFinite(a: Float32Array): boolean {

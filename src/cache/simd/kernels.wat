@@ -197,6 +197,93 @@
         (br $next)))
     (f64.add (f64x2.extract_lane 0 (local.get $acc)) (f64x2.extract_lane 1 (local.get $acc))))
 
+  ;; TC-Padé's released-code prediction (tcpade-reference.ts, referencePredictionInto), per element in
+  ;; float32 as the released PyTorch code computes it:
+  ;;   σ = exp(−λ|a−b| / (|a|+|b|+ε_σ)); den = 1 − k·σ guarded to |den| ≥ ε with its sign;
+  ;;   padé = (2σa − σb)/den clamped to avg ± max(dev·|a−b|, ½mag·(|a|+|b|)), avg = w·a + (1−w)·b;
+  ;;   p = wσ·clamped + (1−wσ)·avg + β·(a−b), wσ = bw·σ + bb; a non-finite p → a + f·(a−b).
+  ;; Returns how many elements took that fallback. exp: range reduction to |r| ≤ ln2/2 and a degree-6
+  ;; polynomial (relative error < 2e-7); arguments below −87 give e^−87 (σ ≈ 0 either way).
+  (func (export "referencePrediction")
+    (param $out i32) (param $a i32) (param $b i32) (param $n4 i32)
+    (param $lambda f32) (param $sigmaEps f32) (param $denScale f32) (param $eps f32) (param $avgW f32)
+    (param $devF f32) (param $halfMag f32) (param $blendW f32) (param $blendBase f32) (param $beta f32)
+    (param $fallback f32) (result i32)
+    (local $va v128) (local $vb v128) (local $absA v128) (local $absB v128) (local $diff v128) (local $absDiff v128)
+    (local $x v128) (local $n v128) (local $r v128) (local $poly v128) (local $sigma v128) (local $den v128)
+    (local $pade v128) (local $avg v128) (local $maxDev v128) (local $lo v128) (local $hi v128) (local $w v128)
+    (local $p v128) (local $bad v128) (local $count v128) (local $end i32)
+    (local.set $count (v128.const i32x4 0 0 0 0))
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n4) (i32.const 4))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+        (local.set $va (v128.load (local.get $a)))
+        (local.set $vb (v128.load (local.get $b)))
+        (local.set $absA (f32x4.abs (local.get $va)))
+        (local.set $absB (f32x4.abs (local.get $vb)))
+        (local.set $diff (f32x4.sub (local.get $va) (local.get $vb)))
+        (local.set $absDiff (f32x4.abs (local.get $diff)))
+        ;; x = −λ|a−b| / (|a|+|b|+ε_σ) ≤ 0, floored at −87 (NaN stays NaN)
+        (local.set $x (f32x4.div
+          (f32x4.mul (f32x4.splat (f32.neg (local.get $lambda))) (local.get $absDiff))
+          (f32x4.add (f32x4.add (local.get $absA) (local.get $absB)) (f32x4.splat (local.get $sigmaEps)))))
+        (local.set $x (f32x4.max (local.get $x) (f32x4.splat (f32.const -87))))
+        ;; σ = 2^n · e^r, x = n·ln2 + r
+        (local.set $n (f32x4.nearest (f32x4.mul (local.get $x) (f32x4.splat (f32.const 1.44269504)))))
+        (local.set $r (f32x4.sub (local.get $x) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 0.693359375)))))
+        (local.set $r (f32x4.add (local.get $r) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 2.12194440e-4)))))
+        (local.set $poly (f32x4.splat (f32.const 0.00138888889)))
+        (local.set $poly (f32x4.add (f32x4.mul (local.get $poly) (local.get $r)) (f32x4.splat (f32.const 0.00833333333))))
+        (local.set $poly (f32x4.add (f32x4.mul (local.get $poly) (local.get $r)) (f32x4.splat (f32.const 0.0416666667))))
+        (local.set $poly (f32x4.add (f32x4.mul (local.get $poly) (local.get $r)) (f32x4.splat (f32.const 0.166666667))))
+        (local.set $poly (f32x4.add (f32x4.mul (local.get $poly) (local.get $r)) (f32x4.splat (f32.const 0.5))))
+        (local.set $poly (f32x4.add (f32x4.mul (local.get $poly) (local.get $r)) (f32x4.splat (f32.const 1))))
+        (local.set $poly (f32x4.add (f32x4.mul (local.get $poly) (local.get $r)) (f32x4.splat (f32.const 1))))
+        (local.set $sigma (f32x4.mul (local.get $poly)
+          (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (i32x4.splat (i32.const 127))) (i32.const 23))))
+        ;; den = 1 − k·σ, |den| ≥ ε keeping its sign (0 → +ε; NaN fails the test and stays)
+        (local.set $den (f32x4.sub (f32x4.splat (f32.const 1)) (f32x4.mul (f32x4.splat (local.get $denScale)) (local.get $sigma))))
+        (local.set $den (v128.bitselect
+          (v128.bitselect (f32x4.splat (f32.neg (local.get $eps))) (f32x4.splat (local.get $eps)) (f32x4.lt (local.get $den) (f32x4.splat (f32.const 0))))
+          (local.get $den)
+          (f32x4.lt (f32x4.abs (local.get $den)) (f32x4.splat (local.get $eps)))))
+        (local.set $pade (f32x4.div
+          (f32x4.sub (f32x4.mul (f32x4.splat (f32.const 2)) (f32x4.mul (local.get $sigma) (local.get $va))) (f32x4.mul (local.get $sigma) (local.get $vb)))
+          (local.get $den)))
+        (local.set $avg (f32x4.add
+          (f32x4.mul (f32x4.splat (local.get $avgW)) (local.get $va))
+          (f32x4.mul (f32x4.splat (f32.sub (f32.const 1) (local.get $avgW))) (local.get $vb))))
+        (local.set $maxDev (f32x4.max
+          (f32x4.mul (f32x4.splat (local.get $devF)) (local.get $absDiff))
+          (f32x4.mul (f32x4.splat (local.get $halfMag)) (f32x4.add (local.get $absA) (local.get $absB)))))
+        (local.set $lo (f32x4.sub (local.get $avg) (local.get $maxDev)))
+        (local.set $hi (f32x4.add (local.get $avg) (local.get $maxDev)))
+        ;; clamp with comparisons, so a NaN padé stays NaN (as the JS: pade < lo ? lo : pade > hi ? hi : pade)
+        (local.set $pade (v128.bitselect (local.get $lo) (local.get $pade) (f32x4.lt (local.get $pade) (local.get $lo))))
+        (local.set $pade (v128.bitselect (local.get $hi) (local.get $pade) (f32x4.gt (local.get $pade) (local.get $hi))))
+        (local.set $w (f32x4.add (f32x4.mul (f32x4.splat (local.get $blendW)) (local.get $sigma)) (f32x4.splat (local.get $blendBase))))
+        (local.set $p (f32x4.add
+          (f32x4.add (f32x4.mul (local.get $w) (local.get $pade)) (f32x4.mul (f32x4.sub (f32x4.splat (f32.const 1)) (local.get $w)) (local.get $avg)))
+          (f32x4.mul (f32x4.splat (local.get $beta)) (local.get $diff))))
+        ;; non-finite (NaN, ±Inf) → a + f·(a − b), as (1 + f)·a − f·b so that a − b cannot overflow
+        (local.set $bad (f32x4.ne (f32x4.sub (local.get $p) (local.get $p)) (f32x4.splat (f32.const 0))))
+        (local.set $p (v128.bitselect
+          (f32x4.sub
+            (f32x4.mul (f32x4.splat (f32.add (f32.const 1) (local.get $fallback))) (local.get $va))
+            (f32x4.mul (f32x4.splat (local.get $fallback)) (local.get $vb)))
+          (local.get $p)
+          (local.get $bad)))
+        (local.set $count (i32x4.sub (local.get $count) (local.get $bad)))
+        (v128.store (local.get $out) (local.get $p))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (local.set $a (i32.add (local.get $a) (i32.const 16)))
+        (local.set $b (i32.add (local.get $b) (i32.const 16)))
+        (br $next)))
+    (i32.add
+      (i32.add (i32x4.extract_lane 0 (local.get $count)) (i32x4.extract_lane 1 (local.get $count)))
+      (i32.add (i32x4.extract_lane 2 (local.get $count)) (i32x4.extract_lane 3 (local.get $count)))))
+
   ;; 1 if every element is finite, else 0 (x − x is 0 for finite x, NaN for NaN and ±Inf).
   (func (export "allFinite") (param $a i32) (param $n4 i32) (result i32)
     (local $bad v128) (local $x v128) (local $end i32)
