@@ -56,6 +56,7 @@ export function trainCommand(): Command {
         checkpointEvery: o.checkpointEvery,
         logEvery: o.logEvery,
         maxSecondsThisRun: o.maxMinutes !== undefined ? o.maxMinutes * 60 : undefined,
+        stop: stopOnSignal(),
       };
       if (o.initFrom) {
         const { readDiTWeights } = await import('../models/load.js');
@@ -87,4 +88,17 @@ export function trainCommand(): Command {
         console.log(`exported EMA weights to ${o.export}`);
       }
     });
+}
+
+/** First Ctrl-C / SIGTERM: stop after the current step and write a checkpoint; a second one quits at once. */
+function stopOnSignal(): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143);
+    controller.abort();
+    console.error(`\n${signal}: stopping after this step and writing a checkpoint (send it again to quit without one)`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return controller.signal;
 }

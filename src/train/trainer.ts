@@ -39,6 +39,8 @@ export interface TrainOptions {
   /** Caps this invocation's work (to split a long run across sessions); undefined = until `steps`. */
   maxStepsThisRun?: number;
   maxSecondsThisRun?: number;
+  /** Aborted (e.g. on Ctrl-C): finish the current step, write a checkpoint, return. */
+  stop?: AbortSignal;
 }
 
 export interface TrainProgress {
@@ -182,6 +184,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   const stopAt = Math.min(opts.steps, opts.maxStepsThisRun !== undefined ? startStep + opts.maxStepsThisRun : Infinity);
   while (state.step < stopAt) {
     if (opts.maxSecondsThisRun !== undefined && (performance.now() - started) / 1000 > opts.maxSecondsThisRun) break;
+    if (opts.stop?.aborted) break;
     const b = batches.make(state.step);
     const B = opts.batchSize;
     const xs = [B, opts.config.inChannels, opts.config.inputSize, opts.config.inputSize];

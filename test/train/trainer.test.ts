@@ -49,6 +49,22 @@ describe('trainer checkpoints', () => {
     }
   });
 
+  it('a stop signal mid-interval (step 4 of checkpoints every 3) writes a checkpoint that resumes bit for bit', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpade-train-'));
+    try {
+      const whole = await train(options(path.join(tmp, 'a')));
+      const stop = new AbortController();
+      const stopped = await train(options(path.join(tmp, 'b'), { stop: stop.signal }), { onStep: (p) => p.step === 4 && stop.abort() });
+      assert.equal(stopped.step, 4);
+      const resumed = await train(options(path.join(tmp, 'b')));
+      assert.equal(resumed.step, 6);
+      for (const [k, v] of whole.params) assert.deepEqual(resumed.params.get(k), v, `param ${k} differs after resume`);
+      for (const [k, v] of whole.ema) assert.deepEqual(resumed.ema.get(k), v, `EMA ${k} differs after resume`);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('refuses to resume with different data-affecting options', async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpade-train-'));
     try {
