@@ -21,5 +21,5 @@ export {
   leastSquaresWeights,
 } from './tcpade-math.js';
 export { referencePredictionInto, smallHistoryAverageInto, type ReferenceSettings } from './tcpade-reference.js';
-export { tcPadePredictInto, autoOrderSettings, type TcPadeSettings, type ResidualPoint } from './tcpade.js';
+export { tcPadePredictInto, autoOrderSettings, isAuto, type TcPadeSettings, type ResidualPoint } from './tcpade.js';
 export { relativeL1, allFinite } from './vec.js';

@@ -36,10 +36,11 @@ const schema = {
   lateFraction: num(0.8, 'late stage: s ≥ lateFraction·S', { min: 0, max: 1 }),
   maxConsecutiveSkips: int(0, 'compute after this many skipped steps in a row (0 = unlimited)', { min: 0 }),
   extrapolation: oneOf(
-    ['paper', 'linear', 'rational', 'lsq', 'auto'],
+    ['paper', 'linear', 'rational', 'lsq', 'blend', 'auto', 'auto-blend'],
     'paper',
-    'middle/late predictor: paper Padé [2/1]; linear: R1 + σ·r·(R1−R2); rational: element-wise [1/1] through R1..R3; lsq: least-squares polynomial over the history; auto: linear or quadratic (Newton through R1..R3), whichever would have predicted the newest computed residual better from the older ones (backtest; linear until 4 residuals exist)',
+    'middle/late predictor: paper Padé [2/1]; linear: R1 + σ·r·(R1−R2); rational: element-wise [1/1] through R1..R3; lsq: least-squares polynomial over the history; blend: linearWeight·linear + (1 − linearWeight)·quadratic through R1..R3; auto: linear or quadratic, whichever would have predicted the newest computed residual better from the older ones (backtest; linear until 4 residuals exist); auto-blend: the blend of the two that would have predicted it best (same backtest, least squares in the weight)',
   ),
+  linearWeight: num(0.5, "blend: weight of the linear extrapolation against the quadratic (auto-blend sets it per sample)", { min: 0, max: 1 }),
   spacing: oneOf(['none', 'step', 'tau'], 'none', 'extrapolation coordinate: none = one unit per computed residual (paper), step index, or sampler time tau'),
   damping: oneOf(['sigma', 'none'], 'sigma', 'linear/rational/lsq: R̂ = R1 + σ·(P − R1) (sigma) or P (none); paper always multiplies by σ'),
   historySize: int(3, 'computed residuals kept (lsq fits all of them; TSI and σ use the newest 2–3)', { min: 3, max: 16 }),
@@ -72,7 +73,7 @@ class TcPadeSampleCache extends SampleCacheBase {
     private readonly s: TcPadeSettings,
   ) {
     super(ctx, label);
-    this.history = new ValueHistory(Math.max(s.extrapolation === 'auto' ? 4 : 3, s.historySize));
+    this.history = new ValueHistory(Math.max(isAuto(s) ? 4 : 3, s.historySize));
     this.autoSettings = { ...s, extrapolation: 'linear' };
   }
 
@@ -100,7 +101,7 @@ class TcPadeSampleCache extends SampleCacheBase {
       this.gateTsi = trajectoryStabilityIndicator(r1, r2, r3, norms);
       this.gateSigma = stabilityFromNorms(Math.sqrt(norms.newMove2), Math.sqrt(norms.sum2), this.s.lambda);
       if (this.s.gate === 'error') this.gateCurvature = this.relativeCurvature(r1, r2, r3);
-      if (this.s.extrapolation === 'auto') this.chooseOrder();
+      if (isAuto(this.s)) this.chooseOrder();
       this.gateFor = newest;
     }
     if (this.s.gate === 'error') {
@@ -144,7 +145,7 @@ class TcPadeSampleCache extends SampleCacheBase {
   protected predictSection(step: StepInfo, _section: number, input: Float32Array, out: Float32Array): Float32Array {
     // Reconstruction (method.md §3): only the block stack is replaced, x_out = x_in(s) + R̂.
     const points = Array.from({ length: this.history.length }, (_, k) => this.history.at(k));
-    const settings = this.s.extrapolation === 'auto' ? this.autoSettings : this.s;
+    const settings = isAuto(this.s) ? this.autoSettings : this.s;
     return tcPadePredictInto(out, settings, points, step, input, this.sigma);
   }
 
@@ -172,10 +173,17 @@ function spacingCoords(s: TcPadeSettings, history: readonly ResidualPoint[], ste
   return { nodes: history.map(pick), target: pick(step) };
 }
 
+/** extrapolation 'auto' or 'auto-blend': resolved per sample by a backtest (autoOrderSettings). */
+export function isAuto(s: TcPadeSettings): boolean {
+  return s.extrapolation === 'auto' || s.extrapolation === 'auto-blend';
+}
+
 /**
- * extrapolation 'auto': backtest both orders on the newest computed residual — predict R1 from R2, R3
- * (linear) and from R2, R3, R4 (quadratic) at R1's coordinate, undamped — and return the settings of the
- * order that erred less. `history` is newest first with ≥ 4 points; with fewer, linear. One fused pass.
+ * extrapolation 'auto' / 'auto-blend': backtest both orders on the newest computed residual — predict R1
+ * from R2, R3 (linear) and from R2, R3, R4 (quadratic) at R1's coordinate, undamped, errors e_L and e_Q —
+ * and return the settings of the order that erred less ('auto'), or of the blend w·linear + (1 − w)·
+ * quadratic with the w in [0, 1] minimising ‖w·e_L + (1 − w)·e_Q‖ ('auto-blend'). `history` is newest
+ * first with ≥ 4 points; with fewer, linear. One fused pass over the four residuals.
  */
 export function autoOrderSettings(s: TcPadeSettings, history: readonly ResidualPoint[], _totalSteps: number): TcPadeSettings {
   const lin: TcPadeSettings = { ...s, extrapolation: 'linear' };
@@ -183,13 +191,19 @@ export function autoOrderSettings(s: TcPadeSettings, history: readonly ResidualP
   const { nodes, target } = spacingCoords(s, history.slice(1, 4), history[0]);
   const rho = (target - nodes[0]) / (nodes[0] - nodes[1]);
   const [q0, q1, q2] = leastSquaresWeights(nodes, target, 2);
-  const [errLinear, errQuadratic] = kernels.sumSquaresOfCombinations(
+  const [errLinear, errQuadratic, errGap] = kernels.sumSquaresOfCombinations(
     history.slice(0, 4).map((h) => h.data),
     [
-      [-1, 1 + rho, -rho, 0], // R2 + ρ·(R2 − R3) − R1
-      [-1, q0, q1, q2], // q0·R2 + q1·R3 + q2·R4 − R1
+      [-1, 1 + rho, -rho, 0], // e_L = R2 + ρ·(R2 − R3) − R1
+      [-1, q0, q1, q2], // e_Q = q0·R2 + q1·R3 + q2·R4 − R1
+      [0, 1 + rho - q0, -rho - q1, -q2], // e_L − e_Q
     ],
   );
+  if (s.extrapolation === 'auto-blend') {
+    // d/dw ‖w·e_L + (1 − w)·e_Q‖² = 0 ⇒ w = ½ + (‖e_Q‖² − ‖e_L‖²) / (2‖e_L − e_Q‖²)
+    const w = errGap > 0 ? 0.5 + (errQuadratic - errLinear) / (2 * errGap) : 0.5;
+    return Number.isFinite(w) ? { ...s, extrapolation: 'blend', linearWeight: Math.min(1, Math.max(0, w)) } : lin;
+  }
   return errQuadratic < errLinear ? { ...s, extrapolation: 'lsq', lsqDegree: 2, historySize: 3 } : lin;
 }
 
@@ -227,7 +241,18 @@ export function tcPadePredictInto(
       rationalExtrapolateInto(out, [0, 1, 2].map((k) => ({ coord: nodes[k], data: history[k].data })), target, damping);
       break;
     case 'auto':
-      throw new Error("tcPadePredictInto: resolve extrapolation 'auto' to linear or lsq first (the sample cache does)");
+    case 'auto-blend':
+      throw new Error(`tcPadePredictInto: resolve extrapolation '${s.extrapolation}' with autoOrderSettings first (the sample cache does)`);
+    case 'blend': {
+      // w·(R1 + r·(R1 − R2)) + (1 − w)·quadratic through R1..R3, then damped towards R1 as lsq is.
+      const w = s.linearWeight;
+      const [q0, q1, q2] = leastSquaresWeights(nodes.slice(0, 3), target, 2);
+      const mixed = [w * (1 + ratio) + (1 - w) * q0, -w * ratio + (1 - w) * q1, (1 - w) * q2];
+      const c = mixed.map((ck, k) => damping * ck + (k === 0 ? 1 - damping : 0));
+      linearCombinationInto(out, c.map((_, k) => history[k].data), c, base);
+      withBase = true;
+      break;
+    }
     case 'lsq': {
       const used = Math.min(history.length, s.historySize);
       const w = leastSquaresWeights(nodes.slice(0, used), target, Math.min(s.lsqDegree, used - 1));
@@ -247,12 +272,14 @@ const paperSlow = { interval: 3, theta: 0.7 } as const;
 // The project's variant, chosen by measurement (tune runs on both MNIST models at 2,250–3,000 training
 // steps, 20 and 50 steps, PSNR vs full at equal compute; see the closing note of the caching issue):
 // the computed stack residuals extrapolated in tau (the sampler's time, so uneven steps are exact),
-// undamped, by a linear or quadratic polynomial, whichever backtested better on the newest computed
-// residual — quadratic won on the ε/DDIM model, linear by 6–11 dB on the flow/Euler model, and the
-// backtest tracks the better of the two on both. No early blend, late kick or forced final step: the
-// paper's σ-damped Padé form scored 10–25 dB lower. The TSI gate stays as the safety net.
+// undamped, by a linear and a quadratic polynomial blended with the weight that would have predicted the
+// newest computed residual best from the older ones (least squares over one backtest) — quadratic won on
+// the ε/DDIM model, linear by 6–11 dB on the flow/Euler model; choosing the better of the two by the
+// same backtest tracked both, and blending added 0.1 dB (ε) and 0.6–0.8 dB (flow) at 20 steps
+// (docs/findings.md §6). No early blend, late kick or forced final step: the paper's σ-damped Padé form
+// scored 10–25 dB lower. The TSI gate stays as the safety net.
 const ours = {
-  extrapolation: 'auto',
+  extrapolation: 'auto-blend',
   spacing: 'tau',
   damping: 'none',
   earlyFraction: 0,

@@ -51,7 +51,7 @@ describe('registry', () => {
     const ours = createCacheMethod('tcpade', 'fast');
     assert.deepEqual(
       [ours.settings.extrapolation, ours.settings.spacing, ours.settings.damping, ours.settings.finalSteps, ours.settings.interval],
-      ['auto', 'tau', 'none', 0, 4],
+      ['auto-blend', 'tau', 'none', 0, 4],
     );
     assert.equal(createCacheMethod('tcpade', 'slow').settings.interval, 3);
     const rows = describeCacheMethod('tcpade', 'reference');

@@ -10,6 +10,7 @@ import {
   stageOf,
   tcPadePredictInto,
   autoOrderSettings,
+  isAuto,
   type ReferenceSettings,
   type ResidualPoint,
   type TcPadeSettings,
@@ -105,7 +106,7 @@ export function predictInto(out: Float32Array, predictor: StudyPredictor, h: rea
       return referencePredictInto(out, settings.reference, h, step);
     case 'ours': {
       // 'auto' picks its order by backtesting on the newest value (needs a 4th, older point), as the cache does.
-      const ours = settings.ours.extrapolation === 'auto' ? autoOrderSettings(settings.ours, h, step.totalSteps) : settings.ours;
+      const ours = isAuto(settings.ours) ? autoOrderSettings(settings.ours, h, step.totalSteps) : settings.ours;
       return tcPadePredictInto(out, ours, h.slice(0, 3), step);
     }
   }
