@@ -14,3 +14,19 @@ export { interpret } from './graph/interpret.js';
 export { CompiledGraph } from './runtime/session.js';
 export { readSafetensors, writeSafetensors } from './io/safetensors.js';
 export { loadTorchCheckpoint } from './io/torch-pickle.js';
+// Caching: configured methods (by name, preset, overrides) and the contract a custom method implements.
+export { createCacheMethod, listCacheMethods, describeCacheMethod } from './cache/index.js';
+export type {
+  CacheMethod,
+  SampleCache,
+  SampleCacheContext,
+  Decision,
+  DecisionReason,
+  CacheSignals,
+  StepInfo,
+  Granularity,
+  CacheOverrides,
+  CacheMethodInfo,
+  SettingDescription,
+} from './cache/index.js';
+export { CacheError, CacheConfigError, CacheUsageError, CachePredictionError } from './cache/index.js';
