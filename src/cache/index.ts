@@ -21,5 +21,12 @@ export {
   leastSquaresWeights,
 } from './tcpade-math.js';
 export { referencePredictionInto, smallHistoryAverageInto, type ReferenceSettings } from './tcpade-reference.js';
-export { tcPadePredictInto, autoOrderSettings, isAuto, type TcPadeSettings, type ResidualPoint } from './tcpade.js';
+export {
+  tcPadePredictInto,
+  resolveAutoExtrapolation,
+  blendWeight,
+  isAuto,
+  type BlendBacktest,
+  type ResolvedExtrapolation,
+  type PredictOptions, type TcPadeSettings, type ResidualPoint } from './tcpade.js';
 export { relativeL1, allFinite } from './vec.js';

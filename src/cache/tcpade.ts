@@ -64,8 +64,8 @@ class TcPadeSampleCache extends SampleCacheBase {
   private gateSigma = NaN;
   /** ‖f[x0, x1, x2]‖ / ‖R1‖: the history's relative curvature in the spacing coordinate (error gate). */
   private gateCurvature = NaN;
-  /** extrapolation 'auto': the settings of the order the last backtest chose (linear until it can run). */
-  private autoSettings: TcPadeSettings;
+  /** extrapolation 'auto'/'auto-blend': what the last backtest resolved to (linear until it can run). */
+  private resolved: ResolvedExtrapolation;
 
   constructor(
     ctx: SampleCacheContext,
@@ -74,12 +74,12 @@ class TcPadeSampleCache extends SampleCacheBase {
   ) {
     super(ctx, label);
     this.history = new ValueHistory(Math.max(isAuto(s) ? 4 : 3, s.historySize));
-    this.autoSettings = { ...s, extrapolation: 'linear' };
+    this.resolved = { settings: { ...s, extrapolation: 'linear' } };
   }
 
   private chooseOrder(): void {
     if (this.history.length < 4) return;
-    this.autoSettings = autoOrderSettings(this.s, [0, 1, 2, 3].map((k) => this.history.at(k)), this.ctx.totalSteps);
+    this.resolved = resolveAutoExtrapolation(this.s, [0, 1, 2, 3].map((k) => this.history.at(k)));
   }
 
   protected plan(step: StepInfo, _signals: CacheSignals): Decision {
@@ -145,8 +145,8 @@ class TcPadeSampleCache extends SampleCacheBase {
   protected predictSection(step: StepInfo, _section: number, input: Float32Array, out: Float32Array): Float32Array {
     // Reconstruction (method.md §3): only the block stack is replaced, x_out = x_in(s) + R̂.
     const points = Array.from({ length: this.history.length }, (_, k) => this.history.at(k));
-    const settings = isAuto(this.s) ? this.autoSettings : this.s;
-    return tcPadePredictInto(out, settings, points, step, input, this.sigma);
+    const { settings, backtest } = isAuto(this.s) ? this.resolved : { settings: this.s, backtest: undefined };
+    return tcPadePredictInto(out, settings, points, step, { base: input, sigma: this.sigma, backtest });
   }
 
   protected record(step: StepInfo, _section: number, input: Float32Array, output: Float32Array, computed: boolean): void {
@@ -173,25 +173,43 @@ function spacingCoords(s: TcPadeSettings, history: readonly ResidualPoint[], ste
   return { nodes: history.map(pick), target: pick(step) };
 }
 
-/** extrapolation 'auto' or 'auto-blend': resolved per sample by a backtest (autoOrderSettings). */
+/** extrapolation 'auto' or 'auto-blend': resolved per sample by a backtest (resolveAutoExtrapolation). */
 export function isAuto(s: TcPadeSettings): boolean {
   return s.extrapolation === 'auto' || s.extrapolation === 'auto-blend';
 }
 
 /**
- * extrapolation 'auto' / 'auto-blend': backtest both orders on the newest computed residual — predict R1
- * from R2, R3 (linear) and from R2, R3, R4 (quadratic) at R1's coordinate, undamped, errors e_L and e_Q —
- * and return the settings of the order that erred less ('auto'), or of the blend w·linear + (1 − w)·
- * quadratic with the w in [0, 1] minimising ‖w·e_L + (1 − w)·e_Q‖ ('auto-blend'). `history` is newest
- * first with ≥ 4 points; with fewer, linear. One fused pass over the four residuals.
+ * What the backtest of 'auto-blend' measured (sums of squares over the newest computed residual R1,
+ * predicted from R2..R4 at R1's coordinate): ‖e_L‖², ‖e_Q‖², ‖e_L − e_Q‖², the gap it extrapolated over
+ * and R1's coordinate. The blend weight for a forecast follows from them and the forecast's own gap.
  */
-export function autoOrderSettings(s: TcPadeSettings, history: readonly ResidualPoint[], _totalSteps: number): TcPadeSettings {
-  const lin: TcPadeSettings = { ...s, extrapolation: 'linear' };
+export interface BlendBacktest {
+  readonly linear2: number;
+  readonly quadratic2: number;
+  readonly gap2: number;
+  readonly spacing: number;
+  readonly coord: number;
+}
+
+export interface ResolvedExtrapolation {
+  readonly settings: TcPadeSettings;
+  /** 'auto-blend' only: lets tcPadePredictInto weigh the two orders for each forecast's gap. */
+  readonly backtest?: BlendBacktest;
+}
+
+/**
+ * extrapolation 'auto' / 'auto-blend': backtest both orders on the newest computed residual — predict R1
+ * from R2, R3 (linear) and from R2, R3, R4 (quadratic) at R1's coordinate, undamped, errors e_L, e_Q — and
+ * resolve to the order that erred less ('auto'), or to their blend ('auto-blend', see blendWeight).
+ * `history` is newest first with ≥ 4 points; with fewer, linear. One fused pass over the four residuals.
+ */
+export function resolveAutoExtrapolation(s: TcPadeSettings, history: readonly ResidualPoint[]): ResolvedExtrapolation {
+  const lin: ResolvedExtrapolation = { settings: { ...s, extrapolation: 'linear' } };
   if (history.length < 4) return lin;
   const { nodes, target } = spacingCoords(s, history.slice(1, 4), history[0]);
   const rho = (target - nodes[0]) / (nodes[0] - nodes[1]);
   const [q0, q1, q2] = leastSquaresWeights(nodes, target, 2);
-  const [errLinear, errQuadratic, errGap] = kernels.sumSquaresOfCombinations(
+  const [linear2, quadratic2, gap2] = kernels.sumSquaresOfCombinations(
     history.slice(0, 4).map((h) => h.data),
     [
       [-1, 1 + rho, -rho, 0], // e_L = R2 + ρ·(R2 − R3) − R1
@@ -199,29 +217,61 @@ export function autoOrderSettings(s: TcPadeSettings, history: readonly ResidualP
       [0, 1 + rho - q0, -rho - q1, -q2], // e_L − e_Q
     ],
   );
+  if (![linear2, quadratic2, gap2].every(Number.isFinite)) return lin;
   if (s.extrapolation === 'auto-blend') {
-    // d/dw ‖w·e_L + (1 − w)·e_Q‖² = 0 ⇒ w = ½ + (‖e_Q‖² − ‖e_L‖²) / (2‖e_L − e_Q‖²)
-    const w = errGap > 0 ? 0.5 + (errQuadratic - errLinear) / (2 * errGap) : 0.5;
-    return Number.isFinite(w) ? { ...s, extrapolation: 'blend', linearWeight: Math.min(1, Math.max(0, w)) } : lin;
+    const backtest: BlendBacktest = { linear2, quadratic2, gap2, spacing: Math.abs(target - nodes[0]), coord: target };
+    // linearWeight shows the weight at the backtest's own gap; forecasts use their own (blendWeight)
+    return { settings: { ...s, extrapolation: 'blend', linearWeight: blendWeightAtGap(backtest, backtest.spacing) }, backtest };
   }
-  return errQuadratic < errLinear ? { ...s, extrapolation: 'lsq', lsqDegree: 2, historySize: 3 } : lin;
+  return quadratic2 < linear2 ? { settings: { ...s, extrapolation: 'lsq', lsqDegree: 2, historySize: 3 } } : lin;
+}
+
+/**
+ * Weight of the linear extrapolation in 'auto-blend' for a forecast at `target`: the w in [0, 1]
+ * minimising ‖w·e_L + (1 − w)·c·e_Q‖², where the backtest's errors are carried from its gap h to the
+ * forecast's gap g by the truncation errors of the two extrapolations (∝ g(g+h) and g(g+h)(g+2h), node
+ * spacing h): relative to the linear error the quadratic's scales by c = (g + 2h)/(3h). At g = h this is
+ * the backtest's own least-squares weight ½ + (‖e_Q‖² − ‖e_L‖²)/(2‖e_L − e_Q‖²). (+0.1–0.4 dB over the
+ * ungapped weight on both MNIST models, docs/findings.md §6.)
+ */
+export function blendWeight(b: BlendBacktest, target: number): number {
+  return blendWeightAtGap(b, Math.abs(target - b.coord));
+}
+
+function blendWeightAtGap(b: BlendBacktest, g: number): number {
+  const c = b.spacing > 0 ? (g + 2 * b.spacing) / (3 * b.spacing) : 1;
+  const cross = (b.linear2 + b.quadratic2 - b.gap2) / 2; // ⟨e_L, e_Q⟩
+  const den = b.linear2 + c * c * b.quadratic2 - 2 * c * cross; // ‖e_L − c·e_Q‖²
+  if (!(den > 0)) return 0.5; // both backtests exact (or degenerate): either order will do
+  return Math.min(1, Math.max(0, (c * c * b.quadratic2 - c * cross) / den));
+}
+
+export interface PredictOptions {
+  /** Write base + R̂ (x_in + R̂, fused where the form allows) instead of R̂. */
+  readonly base?: Float32Array;
+  /** σ of the damping; default: σ of the two newest residuals. */
+  readonly sigma?: number;
+  /** Default: from THIS request's step count and the stage fractions. */
+  readonly stage?: Stage;
+  /** 'blend' with a backtest ('auto-blend' resolved): the weight follows the forecast's gap (blendWeight). */
+  readonly backtest?: BlendBacktest;
 }
 
 /**
  * TC-Padé's prediction of the stack residual for `step` from `history` (newest first, ≥ 2 points; 3 for
- * rational, TSI and the quadratic): stage from THIS request's step count, early blend or the configured
- * extrapolation, late increment. With `base`, writes base + R̂ (x_in + R̂, fused where the form allows).
- * `sigma` defaults to σ of the two newest residuals. The sample cache and the benchmark study share it.
+ * rational, TSI, the quadratic and the blend): early blend or the configured extrapolation, late
+ * increment. The sample cache and the benchmark study share it.
  */
 export function tcPadePredictInto(
   out: Float32Array,
   s: TcPadeSettings,
   history: readonly ResidualPoint[],
   step: { stepIndex: number; totalSteps: number; tau: number },
-  base?: Float32Array,
-  sigma: number = stabilityFactor(history[0].data, history[1].data, s.lambda),
-  stage: Stage = stageOf(step.stepIndex, step.totalSteps, s.earlyFraction, s.lateFraction),
+  opts: PredictOptions = {},
 ): Float32Array {
+  const { base, backtest } = opts;
+  const sigma = opts.sigma ?? stabilityFactor(history[0].data, history[1].data, s.lambda);
+  const stage = opts.stage ?? stageOf(step.stepIndex, step.totalSteps, s.earlyFraction, s.lateFraction);
   const r1 = history[0].data;
   const r2 = history[1].data;
   if (stage === 'early') return earlyBlendInto(out, r1, r2, s.alpha1, base);
@@ -242,10 +292,10 @@ export function tcPadePredictInto(
       break;
     case 'auto':
     case 'auto-blend':
-      throw new Error(`tcPadePredictInto: resolve extrapolation '${s.extrapolation}' with autoOrderSettings first (the sample cache does)`);
+      throw new Error(`tcPadePredictInto: resolve extrapolation '${s.extrapolation}' with resolveAutoExtrapolation first (the sample cache does)`);
     case 'blend': {
       // w·(R1 + r·(R1 − R2)) + (1 − w)·quadratic through R1..R3, then damped towards R1 as lsq is.
-      const w = s.linearWeight;
+      const w = backtest ? blendWeight(backtest, target) : s.linearWeight;
       const [q0, q1, q2] = leastSquaresWeights(nodes.slice(0, 3), target, 2);
       const mixed = [w * (1 + ratio) + (1 - w) * q0, -w * ratio + (1 - w) * q1, (1 - w) * q2];
       const c = mixed.map((ck, k) => damping * ck + (k === 0 ? 1 - damping : 0));
@@ -273,10 +323,10 @@ const paperSlow = { interval: 3, theta: 0.7 } as const;
 // steps, 20 and 50 steps, PSNR vs full at equal compute; see the closing note of the caching issue):
 // the computed stack residuals extrapolated in tau (the sampler's time, so uneven steps are exact),
 // undamped, by a linear and a quadratic polynomial blended with the weight that would have predicted the
-// newest computed residual best from the older ones (least squares over one backtest) — quadratic won on
-// the ε/DDIM model, linear by 6–11 dB on the flow/Euler model; choosing the better of the two by the
-// same backtest tracked both, and blending added 0.1 dB (ε) and 0.6–0.8 dB (flow) at 20 steps
-// (docs/findings.md §6). No early blend, late kick or forced final step: the paper's σ-damped Padé form
+// newest computed residual best from the older ones (least squares over one backtest, carried to each
+// forecast's gap) — quadratic won on the ε/DDIM model, linear by 6–11 dB on the flow/Euler model;
+// choosing the better of the two by the same backtest tracked both, and the gap-aware blend added
+// 0.4–0.5 dB (ε) and 0.7–1.0 dB (flow) at 20 steps (docs/findings.md §6). No early blend, late kick or forced final step: the paper's σ-damped Padé form
 // scored 10–25 dB lower. The TSI gate stays as the safety net.
 const ours = {
   extrapolation: 'auto-blend',

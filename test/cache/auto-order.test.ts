@@ -2,7 +2,9 @@
 // trajectory curves, the linear form where it does not (ties go to the simpler form).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { autoOrderSettings, createCacheMethod, tcPadePredictInto, type TcPadeSettings } from '../../src/cache/index.js';
+import { blendWeight, createCacheMethod, resolveAutoExtrapolation, tcPadePredictInto, type TcPadeSettings } from '../../src/cache/index.js';
+
+const autoOrderSettings = (s: TcPadeSettings, h: Parameters<typeof resolveAutoExtrapolation>[1]): TcPadeSettings => resolveAutoExtrapolation(s, h).settings;
 
 const settings: TcPadeSettings = { ...(createCacheMethod('tcpade', 'fast').settings as unknown as TcPadeSettings), extrapolation: 'auto' };
 const blendSettings: TcPadeSettings = { ...settings, extrapolation: 'auto-blend' };
@@ -10,26 +12,26 @@ const taus = [0.9, 0.7, 0.55, 0.3];
 const history = (f: (t: number) => number[]) =>
   taus.map((tau, k) => ({ stepIndex: k, tau, data: Float32Array.from(f(tau)) })).reverse(); // newest first
 
-describe('autoOrderSettings', () => {
+describe("resolveAutoExtrapolation with 'auto'", () => {
   it('quadratic trajectory → quadratic (lsq degree 2 through three residuals)', () => {
-    const s = autoOrderSettings(settings, history((t) => [1 + t + 4 * t * t, -2 * t * t]), 20);
+    const s = autoOrderSettings(settings, history((t) => [1 + t + 4 * t * t, -2 * t * t]));
     assert.deepEqual([s.extrapolation, s.lsqDegree, s.historySize], ['lsq', 2, 3]);
   });
   it('straight trajectory → linear; fewer than four residuals → linear', () => {
-    assert.equal(autoOrderSettings(settings, history((t) => [1 + 3 * t, 2 - t]), 20).extrapolation, 'linear');
-    assert.equal(autoOrderSettings(settings, history((t) => [t * t]).slice(0, 3), 20).extrapolation, 'linear');
+    assert.equal(autoOrderSettings(settings, history((t) => [1 + 3 * t, 2 - t])).extrapolation, 'linear');
+    assert.equal(autoOrderSettings(settings, history((t) => [t * t]).slice(0, 3)).extrapolation, 'linear');
   });
   it('a wiggle the quadratic overfits → linear', () => {
     // residual = straight line + a zig-zag on the oldest point, which bends the quadratic through it
     const h = history((t) => [2 * t + (t === 0.9 ? 0.5 : 0)]);
-    assert.equal(autoOrderSettings(settings, h, 20).extrapolation, 'linear');
+    assert.equal(autoOrderSettings(settings, h).extrapolation, 'linear');
   });
 });
 
-describe("autoOrderSettings with 'auto-blend'", () => {
+describe("resolveAutoExtrapolation with 'auto-blend'", () => {
   it('quadratic trajectory → weight 0 on the linear form, and the blend then extrapolates it exactly', () => {
     const f = (t: number): number[] => [1 + t + 4 * t * t, -2 * t * t];
-    const s = autoOrderSettings(blendSettings, history(f), 20);
+    const s = autoOrderSettings(blendSettings, history(f));
     assert.equal(s.extrapolation, 'blend');
     assert.ok(Math.abs(s.linearWeight) < 1e-9, `w = ${s.linearWeight}`);
     const h = history(f).slice(0, 3);
@@ -38,7 +40,7 @@ describe("autoOrderSettings with 'auto-blend'", () => {
   });
   it('the weight minimises the backtest error ‖w·e_L + (1 − w)·e_Q‖ (brute force over w)', () => {
     const h = history((t) => [Math.exp(2 * t), Math.sin(5 * t), 1 / (1 + t)]);
-    const s = autoOrderSettings(blendSettings, h, 20);
+    const s = autoOrderSettings(blendSettings, h);
     // backtest by hand: predict the newest (tau 0.3) from the older three with linear and quadratic
     const [x1, x2, x3] = [0.55, 0.7, 0.9];
     const err = (w: number): number =>
@@ -55,5 +57,23 @@ describe("autoOrderSettings with 'auto-blend'", () => {
     for (let k = 0; k <= 1000; k++) if (err(k / 1000) < err(best)) best = k / 1000;
     assert.ok(Math.abs(s.linearWeight - best) < 2e-3, `w = ${s.linearWeight}, brute force ${best}`);
     assert.ok(s.linearWeight > 0 && s.linearWeight < 1, 'an interior optimum for this curve');
+  });
+});
+
+describe('blendWeight: the backtest carried to the forecast gap', () => {
+  const b = { linear2: 4, quadratic2: 1, gap2: 5, spacing: 0.2, coord: 0.5 }; // e_L ⟂ e_Q
+  it('at the backtest gap it is the backtest least-squares weight ½ + (‖e_Q‖² − ‖e_L‖²)/(2‖e_L − e_Q‖²)', () => {
+    assert.ok(Math.abs(blendWeight(b, 0.3) - (0.5 + (1 - 4) / (2 * 5))) < 1e-12);
+  });
+  it('shorter forecasts lean further to the quadratic (its truncation error shrinks faster with the gap)', () => {
+    const [near, mid, far] = [0.45, 0.4, 0.3].map((t) => blendWeight(b, t));
+    assert.ok(near < mid && mid < far, `${near} < ${mid} < ${far}`);
+    // exact formula at g = h/4: c = (h/4 + 2h)/(3h) = 0.75
+    const c = 0.75;
+    assert.ok(Math.abs(blendWeight(b, 0.45) - (c * c) / (4 + c * c)) < 1e-12); // ⟨e_L, e_Q⟩ = 0
+  });
+  it('both backtests exact → ½; the weight stays in [0, 1]', () => {
+    assert.equal(blendWeight({ linear2: 0, quadratic2: 0, gap2: 0, spacing: 0.2, coord: 0.5 }, 0.4), 0.5);
+    assert.equal(blendWeight({ linear2: 0, quadratic2: 9, gap2: 9, spacing: 0.2, coord: 0.5 }, 0.3), 1);
   });
 });

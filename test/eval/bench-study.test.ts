@@ -12,7 +12,7 @@ import {
   type HistoryPoint,
   type Trajectory,
 } from '../../src/eval/bench/study.js';
-import { autoOrderSettings, tcPadePredictInto } from '../../src/cache/index.js';
+import { isAuto, resolveAutoExtrapolation, tcPadePredictInto } from '../../src/cache/index.js';
 import type { ReferenceSettings, TcPadeSettings } from '../../src/cache/index.js';
 
 const SIZE = 64;
@@ -109,9 +109,9 @@ describe('the study predicts what the registered TC-Padé methods predict', () =
       assert.equal(d.stage, 'middle');
       const fromMethod = cache.predict(step, 0, zero);
       const settings = method.settings as unknown as TcPadeSettings;
-      // ours' 'auto' order needs a 4th residual to backtest; with three it extrapolates linearly
-      const resolved = settings.extrapolation === 'auto' ? autoOrderSettings(settings, hist([2, 1, 0]), STEPS) : settings;
-      const fromStudy = tcPadePredictInto(new Float32Array(SIZE), resolved, hist([2, 1, 0]), step);
+      // ours' 'auto-blend' needs a 4th residual to backtest; with three it extrapolates linearly
+      const { settings: resolved, backtest } = isAuto(settings) ? resolveAutoExtrapolation(settings, hist([2, 1, 0])) : { settings, backtest: undefined };
+      const fromStudy = tcPadePredictInto(new Float32Array(SIZE), resolved, hist([2, 1, 0]), step, { backtest });
       assert.deepEqual(Array.from(fromStudy), Array.from(fromMethod));
     });
   }

@@ -9,7 +9,7 @@ import {
   stabilityFactor,
   stageOf,
   tcPadePredictInto,
-  autoOrderSettings,
+  resolveAutoExtrapolation,
   isAuto,
   type ReferenceSettings,
   type ResidualPoint,
@@ -106,8 +106,8 @@ export function predictInto(out: Float32Array, predictor: StudyPredictor, h: rea
       return referencePredictInto(out, settings.reference, h, step);
     case 'ours': {
       // 'auto' picks its order by backtesting on the newest value (needs a 4th, older point), as the cache does.
-      const ours = isAuto(settings.ours) ? autoOrderSettings(settings.ours, h, step.totalSteps) : settings.ours;
-      return tcPadePredictInto(out, ours, h.slice(0, 3), step);
+      const { settings: ours, backtest } = isAuto(settings.ours) ? resolveAutoExtrapolation(settings.ours, h) : { settings: settings.ours, backtest: undefined };
+      return tcPadePredictInto(out, ours, h.slice(0, 3), step, { backtest });
     }
   }
 }
