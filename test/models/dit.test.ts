@@ -107,4 +107,20 @@ describe('segment extras', () => {
     assert.ok(maxAbsDiff(withMod.modulatedInput0!, separate) < 1e-6);
     await m.release();
   });
+
+  it('blocksEach returns every block output of one call, equal to chaining single blocks; then the golden head', async () => {
+    const g = golden();
+    const m = await loadDiT(orig, { threads: 1 });
+    const e = await m.embed(g.x, [2, 4, 8, 8], g.t, g.y);
+    const each = await m.blocksEach(0, m.depth, e.tokens, e.cond, 2);
+    assert.equal(each.length, m.depth);
+    let h = e.tokens;
+    for (let i = 0; i < m.depth; i++) {
+      h = await m.block(i, h, e.cond, 2);
+      assert.ok(maxAbsDiff(each[i], h) < 1e-6, `block ${i}: ${maxAbsDiff(each[i], h)}`);
+    }
+    assert.ok(maxAbsDiff(await m.head(each[m.depth - 1], e.cond, 2), g.out) <= 1e-5);
+    await assert.rejects(() => m.blocksEach(1, 1, e.tokens, e.cond, 2), /block range \[1, 1\)/);
+    await m.release();
+  });
 });
