@@ -3,7 +3,7 @@
 // leaks between requests, step counts, CFG branches or samples of a batch.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createCacheMethod, listCacheMethods } from '../../src/cache/index.js';
+import { CachePredictionError, createCacheMethod, listCacheMethods, type CacheMethod } from '../../src/cache/index.js';
 import { DiT } from '../../src/models/dit.js';
 import { namedConfig } from '../../src/models/dit-config.js';
 import { randomDiTWeights } from '../../src/models/random-weights.js';
@@ -67,5 +67,56 @@ describe('cache contract through the pipeline', () => {
       const alone = uncond.stats.perStep.map((p) => p.decisions.map((d) => d.compute));
       assert.deepEqual(unc, alone, `${name}/${preset}: uncond decisions differ from the same trajectory run alone`);
     }
+  });
+});
+
+describe('non-finite predictions fall back to computing, per row and section', () => {
+  // Wraps a real per-block method; for (cond, sample 1, step 5) either its section-0 prediction comes out
+  // NaN (the pipeline must compute that row from there on) or its decision is forced to compute outright.
+  function wrapped(mode: 'nan' | 'force'): CacheMethod {
+    const inner = createCacheMethod('taylorseer', 'block-n4o2');
+    return {
+      ...inner,
+      createSampleCache(ctx) {
+        const c = inner.createSampleCache(ctx);
+        const target = ctx.branch === 'cond' && ctx.sampleIndex === 1;
+        return {
+          decide: (step, sig) => {
+            const d = c.decide(step, sig);
+            return mode === 'force' && target && step.stepIndex === 5 ? { compute: true, reason: 'schedule' } : d;
+          },
+          predict: (step, section, input, out) => {
+            const p = c.predict(step, section, input, out);
+            if (mode === 'nan' && target && step.stepIndex === 5 && section === 0) {
+              p[0] = NaN;
+              throw new CachePredictionError('injected', step.stepIndex, section);
+            }
+            return p;
+          },
+          observe: (step, section, input, output, computed) => c.observe(step, section, input, output, computed),
+          bytesHeld: () => c.bytesHeld(),
+        };
+      },
+    };
+  }
+
+  it('the row computes every block of that step, stats say nan-fallback, and the result equals forcing the compute', async () => {
+    const opts = { ...base, steps: 12 };
+    const probe = await generate(model, { ...opts, cache: createCacheMethod('taylorseer', 'block-n4o2') });
+    const at5 = probe.stats.perStep.find((p) => p.step === 5 && p.branch === 'cond')!;
+    assert.equal(at5.decisions[1].compute, false, 'the setup needs step 5 to be a predicted step');
+    const nan = await generate(model, { ...opts, cache: wrapped('nan') });
+    const forced = await generate(model, { ...opts, cache: wrapped('force') });
+    const rec = nan.stats.perStep.find((p) => p.step === 5 && p.branch === 'cond')!.decisions[1];
+    assert.equal(rec.reason, 'nan-fallback');
+    assert.equal(rec.compute, true);
+    assert.equal(rec.blocksComputed, model.depth);
+    assert.ok(nan.samples.every(Number.isFinite));
+    let worst = 0;
+    nan.samples.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - forced.samples[i]))));
+    assert.ok(worst < 1e-5, `fallback vs forced compute: max abs difference ${worst}`);
+    // the other rows were not disturbed: sample 0 equals the plain method's
+    const px = 28 * 28;
+    assert.ok(sameArray(nan.samples.subarray(0, px), probe.samples.subarray(0, px)));
   });
 });
