@@ -2,7 +2,7 @@
 // residuals R1 (newest), R2, R3 of one sample. Scalars accumulate in float64.
 
 import { polyfit, polyval } from './polyfit.js';
-import { kernels } from './simd/kernels.js';
+import { kernels, type Kernels } from './simd/kernels.js';
 import { diffAndSumNorms, linearCombinationInto } from './vec.js';
 
 /** σ = exp(−λ·‖R1 − R2‖ / ‖R1 + R2‖): 1 when the residual is steady; 0 when R1 = −R2 ≠ 0. */
@@ -61,6 +61,8 @@ export function guardDenominator(den: number, epsilon: number): number {
 /**
  * Paper Padé [2/1]: R̂ = (b0·R1 + b1·R2) / guard(1 + a1·R1), b0 = 2σ, b1 = −σ, a1 = σ/λ, element-wise.
  * `ratio` r generalises the numerator to σ·((1 + r)·R1 − r·R2) for spacing-aware use; r = 1 is the paper.
+ * Options fuse the late-stage increment + β·(R1 − R2) and x_in (`base`) into the same pass; the wasm
+ * kernel computes in float32 (`using` picks the implementation, default: the SIMD kernels).
  */
 export function padePaperInto(
   out: Float32Array,
@@ -70,12 +72,16 @@ export function padePaperInto(
   lambda: number,
   epsilon: number,
   ratio = 1,
+  opts: { base?: Float32Array; beta?: number; using?: Kernels } = {},
 ): Float32Array {
+  const { base, beta = 0, using = kernels } = opts;
   const b0 = sigma * (1 + ratio);
   const b1 = -sigma * ratio;
   const a1 = sigma / lambda;
+  if (using.padePaperInto) return using.padePaperInto(out, r1, r2, { b0, b1, a1, epsilon, beta }, base);
   for (let i = 0; i < out.length; i++) {
-    out[i] = (b0 * r1[i] + b1 * r2[i]) / guardDenominator(1 + a1 * r1[i], epsilon);
+    const p = (b0 * r1[i] + b1 * r2[i]) / guardDenominator(1 + a1 * r1[i], epsilon) + beta * (r1[i] - r2[i]);
+    out[i] = base ? base[i] + p : p;
   }
   return out;
 }

@@ -9,7 +9,7 @@ import { SampleCacheBase } from './sample-base.js';
 import { flag, int, num, numbers, type ResolvedSettings } from './settings.js';
 import { earlyBlendInto, guardDenominator, trajectoryStabilityIndicator } from './tcpade-math.js';
 import { kernels, type Kernels } from './simd/kernels.js';
-import { allFinite } from './vec.js';
+import { allFinite, linearCombinationInto } from './vec.js';
 
 const schema = {
   warmupSteps: int(5, 'steps 0..warmupSteps−1 always compute (code: 0…4)', { min: 0 }),
@@ -180,8 +180,9 @@ class TcPadeReferenceSampleCache extends SampleCacheBase {
     const r = this.prediction!;
     const prev = this.previousInputStep === step.stepIndex - 1 ? this.previousInput : null;
     const drift = this.s.driftFactor;
-    for (let i = 0; i < out.length; i++) out[i] = input[i] + r[i] + (prev === null ? 0 : drift * (input[i] - prev[i]));
-    return out;
+    // x_in + R̂ + drift·(x_in − x_in(s−1)), one fused pass
+    if (prev === null) return linearCombinationInto(out, [r], [1], input);
+    return linearCombinationInto(out, [input, r, prev], [1 + drift, 1, -drift]);
   }
 
   protected record(step: StepInfo, _section: number, input: Float32Array, output: Float32Array, computed: boolean): void {

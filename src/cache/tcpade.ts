@@ -281,8 +281,9 @@ export function tcPadePredictInto(
   let withBase = false;
   switch (s.extrapolation) {
     case 'paper':
-      padePaperInto(out, r1, r2, sigma, s.lambda, s.epsilon, ratio);
-      break;
+      // the late increment and x_in fused into the Padé pass
+      padePaperInto(out, r1, r2, sigma, s.lambda, s.epsilon, ratio, { base, beta: stage === 'late' ? s.beta : 0 });
+      return out;
     case 'linear':
       linearExtrapolateInto(out, r1, r2, ratio, damping, base);
       withBase = true;

@@ -190,3 +190,18 @@ describe('released-code prediction: wasm float32 kernel vs the float64 JS loop',
     }
   });
 });
+
+describe("the paper's Padé form: wasm float32 kernel vs the JS loop", () => {
+  it('agree to float32 precision with base and late increment fused, through a guarded denominator', () => {
+    const wasm = createWasmKernels()!;
+    const n = 103;
+    const r1 = Float32Array.from({ length: n }, (_, i) => (i === 7 ? -10 : Math.sin(i) * 12));
+    const r2 = Float32Array.from({ length: n }, (_, i) => Math.cos(i) * 5);
+    const base = Float32Array.from({ length: n }, (_, i) => i / 7);
+    for (const opts of [{}, { base, beta: 0.3 }]) {
+      const js = padePaperInto(new Float32Array(n), r1, r2, 1, 10, 0.1, 1.5, { ...opts, using: jsKernels });
+      const ws = padePaperInto(new Float32Array(n), r1, r2, 1, 10, 0.1, 1.5, { ...opts, using: wasm });
+      for (let i = 0; i < n; i++) assert.ok(Math.abs(ws[i] - js[i]) <= 1e-5 * (1 + Math.abs(js[i])), `element ${i}: ${ws[i]} vs ${js[i]}`);
+    }
+  });
+});

@@ -64,7 +64,7 @@ describe('tcpade predictions (hand-computed)', () => {
     const steps = drive(createCacheMethod('tcpade', 'paper-fast', { earlyFraction: 0 }), { taus: evenTaus(20), residual: history, input });
     const sigma = Math.exp(-10 / 3);
     assert.equal(steps[3].decision.stage, 'middle');
-    assert.deepEqual(steps[3].output, f32(10 + (1.5 * sigma) / (1 + 0.1 * sigma), 20 + (3 * sigma) / (1 + 0.2 * sigma)));
+    assertCloseF32(steps[3].output, f32(10 + (1.5 * sigma) / (1 + 0.1 * sigma), 20 + (3 * sigma) / (1 + 0.2 * sigma)));
   });
 
   it('late stage: middle + 0.3·(R1 − R2)', () => {
@@ -154,7 +154,7 @@ describe('tcpade NaN / Inf fallback', () => {
     // σ = 1 (steady residual) and R1 = −10 make 1 + (σ/λ)·R1 = 0 exactly.
     const steps = drive(createCacheMethod('tcpade', 'paper-fast', { earlyFraction: 0 }), { taus: evenTaus(20), residual: () => f32(-10, 1) });
     assert.equal(steps[3].decision.compute, false);
-    assert.deepEqual(steps[3].output, f32(-10 / 0.1, 1 / 1.1));
+    assertCloseF32(steps[3].output, f32(-10 / 0.1, 1 / 1.1));
   });
 });
 

@@ -48,6 +48,20 @@ export interface Kernels {
    * float64 JS form): writes `out`, returns how many elements took the non-finite fallback.
    */
   referencePredictionInto?(out: Float32Array, r1: Float32Array, r2: Float32Array, k: ReferenceKernelParams): number;
+  /**
+   * The paper's Padé [2/1] in float32 (wasm only; tcpade-math.ts holds the JS loop):
+   * out = base + (b0·r1 + b1·r2) / guard(1 + a1·r1) + β·(r1 − r2), guard |den| ≥ ε keeping its sign.
+   */
+  padePaperInto?(out: Float32Array, r1: Float32Array, r2: Float32Array, k: PadeKernelParams, base?: Float32Array): Float32Array;
+}
+
+export interface PadeKernelParams {
+  readonly b0: number;
+  readonly b1: number;
+  readonly a1: number;
+  readonly epsilon: number;
+  /** late-stage increment β·(R1 − R2); 0 otherwise */
+  readonly beta: number;
 }
 
 export const jsKernels: Kernels = {
@@ -138,6 +152,7 @@ interface KernelExports {
   sumsqMoves(a0: number, a1: number, a2: number, p: number, q: number, n4: number): number;
   sumAbs2(a: number, b: number, p: number, q: number, n4: number): number;
   allFinite(a: number, n4: number): number;
+  padePaper(out: number, a: number, b: number, base: number, n4: number, b0: number, b1: number, a1: number, eps: number, beta: number, wb: number): void;
   referencePrediction(
     out: number, a: number, b: number, n4: number, lambda: number, sigmaEps: number, denScale: number, eps: number, avgW: number,
     devF: number, halfMag: number, blendW: number, blendBase: number, beta: number, fallback: number,
@@ -242,6 +257,15 @@ class WasmKernels implements Kernels {
     );
     out.set(this.f32.subarray(0, out.length));
     return fallbacks;
+  }
+
+  padePaperInto(out: Float32Array, r1: Float32Array, r2: Float32Array, k: PadeKernelParams, base?: Float32Array): Float32Array {
+    const stride = this.layout(out.length, 4);
+    const [pa, pb] = [this.put(r1, 1, stride), this.put(r2, 2, stride)];
+    const pbase = base ? this.put(base, 3, stride) : pa;
+    this.k.padePaper(0, pa, pb, pbase, stride >> 2, k.b0, k.b1, k.a1, k.epsilon, k.beta, base ? 1 : 0);
+    out.set(this.f32.subarray(0, out.length));
+    return out;
   }
 
   allFinite(a: Float32Array): boolean {

@@ -197,6 +197,37 @@
         (br $next)))
     (f64.add (f64x2.extract_lane 0 (local.get $acc)) (f64x2.extract_lane 1 (local.get $acc))))
 
+  ;; The paper's Padé [2/1] (tcpade-math.ts, padePaperInto), element-wise in float32:
+  ;;   out = wb·base + (b0·a + b1·b) / guard(1 + a1·a) + β·(a − b),  guard: |den| ≥ ε keeping its sign (0 → +ε)
+  (func (export "padePaper")
+    (param $out i32) (param $a i32) (param $b i32) (param $base i32) (param $n4 i32)
+    (param $b0 f32) (param $b1 f32) (param $a1 f32) (param $eps f32) (param $beta f32) (param $wb f32)
+    (local $va v128) (local $vb v128) (local $den v128) (local $end i32)
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n4) (i32.const 4))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+        (local.set $va (v128.load (local.get $a)))
+        (local.set $vb (v128.load (local.get $b)))
+        (local.set $den (f32x4.add (f32x4.splat (f32.const 1)) (f32x4.mul (f32x4.splat (local.get $a1)) (local.get $va))))
+        (local.set $den (v128.bitselect
+          (v128.bitselect (f32x4.splat (f32.neg (local.get $eps))) (f32x4.splat (local.get $eps)) (f32x4.lt (local.get $den) (f32x4.splat (f32.const 0))))
+          (local.get $den)
+          (f32x4.lt (f32x4.abs (local.get $den)) (f32x4.splat (local.get $eps)))))
+        (v128.store (local.get $out)
+          (f32x4.add
+            (f32x4.add
+              (f32x4.mul (f32x4.splat (local.get $wb)) (v128.load (local.get $base)))
+              (f32x4.div
+                (f32x4.add (f32x4.mul (f32x4.splat (local.get $b0)) (local.get $va)) (f32x4.mul (f32x4.splat (local.get $b1)) (local.get $vb)))
+                (local.get $den)))
+            (f32x4.mul (f32x4.splat (local.get $beta)) (f32x4.sub (local.get $va) (local.get $vb)))))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (local.set $a (i32.add (local.get $a) (i32.const 16)))
+        (local.set $b (i32.add (local.get $b) (i32.const 16)))
+        (local.set $base (i32.add (local.get $base) (i32.const 16)))
+        (br $next))))
+
   ;; TC-Padé's released-code prediction (tcpade-reference.ts, referencePredictionInto), per element in
   ;; float32 as the released PyTorch code computes it:
   ;;   σ = exp(−λ|a−b| / (|a|+|b|+ε_σ)); den = 1 − k·σ guarded to |den| ≥ ε with its sign;
