@@ -143,7 +143,6 @@ export const jsKernels: Kernels = {
 
 interface KernelExports {
   memory: WebAssembly.Memory;
-  scale(dst: number, src: number, w: number, n4: number): void;
   axpy(dst: number, src: number, w: number, n4: number): void;
   lincomb4(dst: number, b: number, a0: number, a1: number, a2: number, a3: number, wb: number, w0: number, w1: number, w2: number, w3: number, n4: number): void;
   sub(dst: number, a: number, b: number, n4: number): void;

@@ -7,19 +7,6 @@
 (module
   (memory (export "memory") 1)
 
-  ;; dst[i] = w * src[i]
-  (func (export "scale") (param $dst i32) (param $src i32) (param $w f32) (param $n4 i32)
-    (local $wv v128) (local $end i32)
-    (local.set $wv (f32x4.splat (local.get $w)))
-    (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $n4) (i32.const 4))))
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
-        (v128.store (local.get $dst) (f32x4.mul (local.get $wv) (v128.load (local.get $src))))
-        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
-        (local.set $src (i32.add (local.get $src) (i32.const 16)))
-        (br $next))))
-
   ;; dst[i] += w * src[i]
   (func (export "axpy") (param $dst i32) (param $src i32) (param $w f32) (param $n4 i32)
     (local $wv v128) (local $end i32)
