@@ -5,9 +5,9 @@ import type { CacheSignals, Decision, SampleCacheContext, StepInfo } from './con
 import { fullStepGuard, intervalFull, maxSkipsGuard, stageBoundary } from './guards.js';
 import { ValueHistory } from './history.js';
 import type { MethodDefinition } from './method-def.js';
-import { SampleCacheBase } from './sample-base.js';
+import { SampleCacheBase, type CheckedPrediction } from './sample-base.js';
+import { kernels } from './simd/kernels.js';
 import { int, num, type ResolvedSettings } from './settings.js';
-import { addInto, allFinite } from './vec.js';
 
 const schema = {
   interval: int(2, 'N: a full step every N steps; the N−1 between are partial', { min: 1 }),
@@ -22,6 +22,8 @@ type DeltaSettings = ResolvedSettings<typeof schema>;
 class DeltaDitSampleCache extends SampleCacheBase {
   private readonly stored: ValueHistory[];
   private readonly finite: boolean[];
+  /** Step of each section's last compute; a stored residual from an older one is stale. */
+  private readonly lastComputed: number[];
   private readonly cachedCount: number;
 
   constructor(
@@ -32,6 +34,7 @@ class DeltaDitSampleCache extends SampleCacheBase {
     super(ctx, label);
     this.stored = Array.from({ length: ctx.sections }, () => new ValueHistory(1));
     this.finite = new Array<boolean>(ctx.sections).fill(true);
+    this.lastComputed = new Array<number>(ctx.sections).fill(-1);
     this.cachedCount = Math.min(ctx.sections, Math.max(1, Math.round(s.cachedFraction * ctx.sections)));
   }
 
@@ -53,19 +56,34 @@ class DeltaDitSampleCache extends SampleCacheBase {
     if (guard !== null) return guard;
     const { mask, early } = this.runMask(stepIndex, totalSteps);
     const cached = mask.flatMap((run, i) => (run ? [] : [i]));
-    if (cached.some((i) => this.stored[i].length === 0)) return { compute: true, reason: 'history' };
+    if (cached.some((i) => this.stored[i].length === 0 || this.stored[i].at(0).stepIndex !== this.lastComputed[i])) {
+      return { compute: true, reason: 'history' };
+    }
     if (cached.some((i) => !this.finite[i])) return { compute: true, reason: 'nan-fallback' };
     return { compute: false, reason: 'schedule', stage: early ? 'early' : 'late', computeSections: mask };
   }
 
-  protected predictSection(_step: StepInfo, section: number, input: Float32Array, out: Float32Array): Float32Array {
-    return addInto(out, input, this.stored[section].at(0).data);
+  protected predictSection(_step: StepInfo, section: number, input: Float32Array, out: Float32Array): CheckedPrediction {
+    return { data: out, finite: kernels.linearCombinationCheckedInto(out, [this.stored[section].at(0).data], [1], input) };
+  }
+
+  /**
+   * Whether a partial step before the next scheduled full step (at most interval − 1 steps ahead) would
+   * replace `section`: only then is its residual worth storing. Half the sections per full step — the
+   * other half's residuals would be overwritten before any use — which halves the bookkeeping.
+   */
+  private neededSoon(stepIndex: number, totalSteps: number, section: number): boolean {
+    for (let t = stepIndex + 1; t < Math.min(totalSteps, stepIndex + this.s.interval); t++) {
+      if (!this.runMask(t, totalSteps).mask[section]) return true;
+    }
+    return false;
   }
 
   protected record(step: StepInfo, section: number, input: Float32Array, output: Float32Array, computed: boolean): void {
     if (!computed) return;
-    const e = this.stored[section].pushResidual(step.stepIndex, step.tau, input, output);
-    this.finite[section] = allFinite(e.data);
+    this.lastComputed[section] = step.stepIndex;
+    if (!this.neededSoon(step.stepIndex, step.totalSteps, section)) return;
+    this.finite[section] = this.stored[section].pushResidualChecked(step.stepIndex, step.tau, input, output);
   }
 
   bytesHeld(): number {

@@ -38,8 +38,11 @@ export class DividedDifferences {
     return this.nodes[0];
   }
 
-  /** Add the value at a new coordinate (must differ from every node held). */
-  update(coord: number, value: Float32Array): void {
+  /**
+   * Add the value at a new coordinate (must differ from every node held). Returns whether `value` was
+   * finite; if not, every difference is poisoned and the table must be replaced.
+   */
+  update(coord: number, value: Float32Array): boolean {
     if (this.diag.length > 0 && this.diag[0].length !== value.length) {
       throw new CacheUsageError(`DividedDifferences: element count changed from ${this.diag[0].length} to ${value.length}`);
     }
@@ -51,9 +54,10 @@ export class DividedDifferences {
     }
     if (newOrder === this.diag.length) this.diag.push(new Float32Array(value.length));
     // The new D[j] needs the new D[j−1] and the old D[j−1], which it then overwrites (SIMD kernel).
-    kernels.dividedDifferenceUpdate(this.diag.slice(0, newOrder + 1), value, dens);
+    const finite = kernels.dividedDifferenceUpdate(this.diag.slice(0, newOrder + 1), value, dens);
     this.nodes.unshift(coord);
     if (this.nodes.length > this.maxOrder + 1) this.nodes.length = this.maxOrder + 1;
+    return finite;
   }
 
   /**
@@ -61,6 +65,16 @@ export class DividedDifferences {
    * base + p(coord) (one pass for x_in + predicted residual).
    */
   evaluateInto(out: Float32Array, coord: number, order: number = this.order, base?: Float32Array): Float32Array {
+    this.evaluate(out, coord, order, base, false);
+    return out;
+  }
+
+  /** evaluateInto, returning whether every element of `out` is finite (checked as it is made). */
+  evaluateCheckedInto(out: Float32Array, coord: number, order: number = this.order, base?: Float32Array): boolean {
+    return this.evaluate(out, coord, order, base, true);
+  }
+
+  private evaluate(out: Float32Array, coord: number, order: number, base: Float32Array | undefined, check: boolean): boolean {
     if (this.diag.length === 0) throw new CacheUsageError('DividedDifferences: evaluate before any point was added');
     const m = Math.min(order, this.order);
     const d = this.diag;
@@ -70,8 +84,10 @@ export class DividedDifferences {
     weights[0] = 1;
     const k = coord - this.nodes[0];
     for (let j = 1; j <= m; j++) weights[j] = this.form === 'newton' ? weights[j - 1] * (coord - this.nodes[j - 1]) : (weights[j - 1] * k) / j;
-    linearCombinationInto(out, d.slice(0, m + 1), weights, base);
-    return out;
+    const terms = d.slice(0, m + 1);
+    if (check) return kernels.linearCombinationCheckedInto(out, terms, weights, base);
+    linearCombinationInto(out, terms, weights, base);
+    return true;
   }
 
   bytesHeld(): number {

@@ -5,9 +5,10 @@ import type { CacheSignals, Decision, SampleCacheContext, StepInfo } from './con
 import { fullStepGuard, intervalFull, maxSkipsGuard } from './guards.js';
 import { ValueHistory } from './history.js';
 import type { MethodDefinition } from './method-def.js';
-import { SampleCacheBase } from './sample-base.js';
+import { SampleCacheBase, type CheckedPrediction } from './sample-base.js';
 import { int, oneOf, type ResolvedSettings } from './settings.js';
-import { addInto, allFinite } from './vec.js';
+import { kernels } from './simd/kernels.js';
+import { allFinite } from './vec.js';
 
 const schema = {
   interval: int(3, 'N: a full step every N steps, N−1 reused steps between', { min: 1 }),
@@ -46,20 +47,20 @@ export class ReuseSampleCache extends SampleCacheBase {
     );
   }
 
-  protected predictSection(_step: StepInfo, section: number, input: Float32Array, out: Float32Array): Float32Array {
+  protected predictSection(_step: StepInfo, section: number, input: Float32Array, out: Float32Array): Float32Array | CheckedPrediction {
     const last = this.stored[section].at(0).data;
     if (this.s.target === 'raw') {
       out.set(last);
-      return out;
+      return { data: out, finite: this.finite[section] }; // a copy of a value checked when stored
     }
-    return addInto(out, input, last);
+    return { data: out, finite: kernels.linearCombinationCheckedInto(out, [last], [1], input) };
   }
 
   protected record(step: StepInfo, section: number, input: Float32Array, output: Float32Array, computed: boolean): void {
     if (!computed) return;
     const h = this.stored[section];
-    const e = this.s.target === 'raw' ? h.pushCopy(step.stepIndex, step.tau, output) : h.pushResidual(step.stepIndex, step.tau, input, output);
-    this.finite[section] = allFinite(e.data);
+    if (this.s.target === 'raw') this.finite[section] = allFinite(h.pushCopy(step.stepIndex, step.tau, output).data);
+    else this.finite[section] = h.pushResidualChecked(step.stepIndex, step.tau, input, output);
   }
 
   bytesHeld(): number {

@@ -2,6 +2,7 @@
 // sample, with the step index and trajectory coordinate of each; buffers are recycled, never shared.
 
 import { CacheUsageError } from './contract.js';
+import { kernels } from './simd/kernels.js';
 import { subInto } from './vec.js';
 
 export interface HistoryEntry {
@@ -63,10 +64,21 @@ export class ValueHistory {
 
   /** Store `output − input` as the newest entry (a section's residual). */
   pushResidual(stepIndex: number, tau: number, input: Float32Array, output: Float32Array): HistoryEntry {
+    return this.pushDifference(stepIndex, tau, input, output, (b) => subInto(b, output, input));
+  }
+
+  /** pushResidual, returning whether the stored residual is finite (checked as it is made, no extra read). */
+  pushResidualChecked(stepIndex: number, tau: number, input: Float32Array, output: Float32Array): boolean {
+    let finite = false;
+    this.pushDifference(stepIndex, tau, input, output, (b) => (finite = kernels.subCheckedInto(b, output, input)));
+    return finite;
+  }
+
+  private pushDifference(stepIndex: number, tau: number, input: Float32Array, output: Float32Array, fill: (b: Float32Array) => void): HistoryEntry {
     if (input.length !== output.length) {
       throw new CacheUsageError(`residual: input has ${input.length} elements, output ${output.length}; a residual needs equal shapes`);
     }
-    return this.push(stepIndex, tau, input.length, (b) => subInto(b, output, input));
+    return this.push(stepIndex, tau, input.length, fill);
   }
 
   bytesHeld(): number {

@@ -42,6 +42,12 @@ export function validateContext(ctx: SampleCacheContext, granularity: Granularit
   }
 }
 
+/** A prediction whose finiteness the kernel that wrote it already checked (saves reading it again). */
+export interface CheckedPrediction {
+  readonly data: Float32Array;
+  readonly finite: boolean;
+}
+
 export abstract class SampleCacheBase implements SampleCache {
   private decidedStep = -1;
   private decision: Decision | null = null;
@@ -66,7 +72,7 @@ export abstract class SampleCacheBase implements SampleCache {
   /** The method's decision for a validated step. */
   protected abstract plan(step: StepInfo, signals: CacheSignals): Decision;
   /** The method's prediction for a section it decided to skip, written into `out`; the base checks finiteness. */
-  protected abstract predictSection(step: StepInfo, section: number, input: Float32Array, out: Float32Array): Float32Array;
+  protected abstract predictSection(step: StepInfo, section: number, input: Float32Array, out: Float32Array): Float32Array | CheckedPrediction;
   /** Record what happened to a section this step. */
   protected abstract record(step: StepInfo, section: number, input: Float32Array, output: Float32Array, computed: boolean): void;
   abstract bytesHeld(): number;
@@ -112,8 +118,9 @@ export abstract class SampleCacheBase implements SampleCache {
     if (out !== undefined && out.length !== input.length) {
       throw new CacheUsageError(`${this.where()}: predict output buffer has ${out.length} elements, the input ${input.length}`);
     }
-    const result = this.predictSection(step, section, input, out ?? new Float32Array(input.length));
-    if (!allFinite(result)) {
+    const made = this.predictSection(step, section, input, out ?? new Float32Array(input.length));
+    const [result, finite] = made instanceof Float32Array ? [made, allFinite(made)] : [made.data, made.finite];
+    if (!finite) {
       throw new CachePredictionError(
         `${this.where()}: prediction for step ${step.stepIndex} section ${section} is not finite (input or history holds NaN/Inf); compute this section instead`,
         step.stepIndex,

@@ -5,9 +5,9 @@ import type { CacheSignals, Decision, SampleCacheContext, StepInfo } from './con
 import { DividedDifferences } from './divided-differences.js';
 import { fullStepGuard, intervalFull, maxSkipsGuard } from './guards.js';
 import type { MethodDefinition } from './method-def.js';
-import { SampleCacheBase } from './sample-base.js';
+import { SampleCacheBase, type CheckedPrediction } from './sample-base.js';
 import { int, oneOf, type ResolvedSettings } from './settings.js';
-import { allFinite, subInto } from './vec.js';
+import { subInto } from './vec.js';
 
 const schema = {
   interval: int(4, 'N: a full step every N steps, N−1 forecast steps between', { min: 1 }),
@@ -52,9 +52,10 @@ class TaylorSeerSampleCache extends SampleCacheBase {
     );
   }
 
-  protected predictSection(step: StepInfo, section: number, input: Float32Array, target: Float32Array): Float32Array {
+  protected predictSection(step: StepInfo, section: number, input: Float32Array, target: Float32Array): CheckedPrediction {
     const table = this.tables[section];
-    return table.evaluateInto(target, this.coord(step), table.order, this.s.target === 'residual' ? input : undefined);
+    const finite = table.evaluateCheckedInto(target, this.coord(step), table.order, this.s.target === 'residual' ? input : undefined);
+    return { data: target, finite };
   }
 
   protected record(step: StepInfo, section: number, input: Float32Array, output: Float32Array, computed: boolean): void {
@@ -64,15 +65,10 @@ class TaylorSeerSampleCache extends SampleCacheBase {
       if (this.residual === null || this.residual.length !== output.length) this.residual = new Float32Array(output.length);
       value = subInto(this.residual, output, input);
     }
-    if (!allFinite(value)) {
-      // A NaN/Inf compute would poison every divided difference: restart the table, and compute
-      // ('nan-fallback') until a finite value arrives.
-      this.tables[section] = new DividedDifferences(this.s.order, this.s.form);
-      this.finite[section] = false;
-      return;
-    }
-    this.tables[section].update(this.coord(step), value);
-    this.finite[section] = true;
+    // A NaN/Inf compute poisons every divided difference: restart the table, and compute
+    // ('nan-fallback') until a finite value arrives.
+    this.finite[section] = this.tables[section].update(this.coord(step), value);
+    if (!this.finite[section]) this.tables[section] = new DividedDifferences(this.s.order, this.s.form);
   }
 
   bytesHeld(): number {

@@ -19,25 +19,28 @@ export function stabilityFromNorms(diff: number, sum: number, lambda: number): n
   return Math.exp((-lambda * diff) / sum);
 }
 
-/** Squared norms ‖R1 − R2‖², ‖R2 − R3‖², ‖R1 + R2‖² in one float64 pass (TSI and σ both need them). */
+/**
+ * ‖R1 − R2‖², ‖R2 − R3‖², ⟨R1 − R2, R2 − R3⟩ and ‖R1 + R2‖², float64, from ONE pass over the three
+ * residuals (kernels.trajectorySums): the TSI and σ both follow from them.
+ */
 export interface TrajectoryNorms {
   newMove2: number;
   oldMove2: number;
+  /** ⟨R1 − R2, R2 − R3⟩ */
+  moveDot: number;
   sum2: number;
 }
 
 export function trajectoryNorms(r1: Float32Array, r2: Float32Array, r3: Float32Array): TrajectoryNorms {
-  const [newMove2, oldMove2] = kernels.sumSquaresOfMoves(r1, r2, r3, [
-    [1, 0],
-    [0, 1],
-  ]);
-  const [sum2] = kernels.sumSquaresOfCombinations([r1, r2], [[1, 1]]);
-  return { newMove2, oldMove2, sum2 };
+  const [newMove2, oldMove2, moveDot, sum2] = kernels.trajectorySums(r1, r2, r3);
+  return { newMove2, oldMove2, moveDot, sum2 };
 }
 
 /**
  * TSI = ½‖unit(R1 − R2) − unit(R2 − R3)‖ ∈ [0, 1]: 0 = moving in a straight line, √2/2 = right-angle
  * turn, 1 = reversal. A zero move has no direction and counts as stable (0). NaN if any input is NaN.
+ * ‖u1 − u2‖² = 2 − 2·cos from the one-pass sums; where that cancels (nearly straight, ‖u1 − u2‖² < 1e-6,
+ * TSI < 5e-4) a second pass sums the difference of the unit moves directly, so a straight line gives 0.
  */
 export function trajectoryStabilityIndicator(r1: Float32Array, r2: Float32Array, r3: Float32Array, norms: TrajectoryNorms = trajectoryNorms(r1, r2, r3)): number {
   const nNew = norms.newMove2;
@@ -46,9 +49,10 @@ export function trajectoryStabilityIndicator(r1: Float32Array, r2: Float32Array,
   if (nNew === 0 || nOld === 0) return 0;
   const invNew = 1 / Math.sqrt(nNew);
   const invOld = 1 / Math.sqrt(nOld);
-  // ‖u1 − u2‖² = ‖(R1 − R2)·invNew − (R2 − R3)·invOld‖², summed directly (not via 2 − 2·cos)
-  const [d] = kernels.sumSquaresOfMoves(r1, r2, r3, [[invNew, -invOld]]);
-  return Math.min(1, 0.5 * Math.sqrt(d));
+  let turn2 = 2 - 2 * norms.moveDot * invNew * invOld;
+  if (Number.isNaN(turn2)) return NaN;
+  if (turn2 < 1e-6) [turn2] = kernels.sumSquaresOfMoves(r1, r2, r3, [[invNew, -invOld]]);
+  return Math.min(1, 0.5 * Math.sqrt(Math.max(0, turn2)));
 }
 
 /** |den| ≥ ε keeping its sign (0 → +ε); NaN stays NaN so the caller's finiteness check sees it. */

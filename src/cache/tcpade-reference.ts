@@ -5,11 +5,10 @@ import type { CacheSignals, Decision, SampleCacheContext, Stage, StepInfo } from
 import { maxSkipsGuard, stageOf } from './guards.js';
 import { ValueHistory } from './history.js';
 import type { MethodDefinition } from './method-def.js';
-import { SampleCacheBase } from './sample-base.js';
+import { SampleCacheBase, type CheckedPrediction } from './sample-base.js';
 import { flag, int, num, numbers, type ResolvedSettings } from './settings.js';
 import { earlyBlendInto, guardDenominator, trajectoryStabilityIndicator } from './tcpade-math.js';
 import { kernels, type Kernels } from './simd/kernels.js';
-import { allFinite, linearCombinationInto } from './vec.js';
 
 const schema = {
   warmupSteps: int(5, 'steps 0..warmupSteps−1 always compute (code: 0…4)', { min: 0 }),
@@ -172,17 +171,20 @@ class TcPadeReferenceSampleCache extends SampleCacheBase {
       }
     }
     const gate = tsi === undefined ? {} : { signal: tsi, threshold: this.s.theta };
-    if (!allFinite(out)) return { compute: true, reason: 'nan-fallback', stage, ...gate };
+    // A non-finite R̂ makes x_in + R̂ non-finite, which predict() reports: the pipeline then computes.
     return { compute: false, reason: tsi === undefined ? 'schedule' : 'tsi', stage, ...gate };
   }
 
-  protected predictSection(step: StepInfo, _section: number, input: Float32Array, out: Float32Array): Float32Array {
+  protected predictSection(step: StepInfo, _section: number, input: Float32Array, out: Float32Array): CheckedPrediction {
     const r = this.prediction!;
     const prev = this.previousInputStep === step.stepIndex - 1 ? this.previousInput : null;
     const drift = this.s.driftFactor;
     // x_in + R̂ + drift·(x_in − x_in(s−1)), one fused pass
-    if (prev === null) return linearCombinationInto(out, [r], [1], input);
-    return linearCombinationInto(out, [input, r, prev], [1 + drift, 1, -drift]);
+    const finite =
+      prev === null
+        ? kernels.linearCombinationCheckedInto(out, [r], [1], input)
+        : kernels.linearCombinationCheckedInto(out, [input, r, prev], [1 + drift, 1, -drift]);
+    return { data: out, finite };
   }
 
   protected record(step: StepInfo, _section: number, input: Float32Array, output: Float32Array, computed: boolean): void {

@@ -50,6 +50,11 @@ const schema = {
     'tsi',
     "tsi: skip when TSI < theta (paper); error: skip when the estimated relative extrapolation error ‖f[x0,x1,x2]·(x−x0)(x−x1)‖/‖R1‖ (the quadratic term a linear extrapolation misses, in the spacing coordinate) < errorThreshold",
   ),
+  target: oneOf(
+    ['residual', 'raw'],
+    'residual',
+    'what the history holds and extrapolates: the stack residual x_out − x_in, added to the actual x_in (paper), or the stack output itself (as TaylorSeer)',
+  ),
   errorThreshold: num(0.05, 'error gate: largest estimated relative residual error a skipped step may have', { min: 0 }),
 };
 export type TcPadeSettings = ResolvedSettings<typeof schema>;
@@ -143,15 +148,18 @@ class TcPadeSampleCache extends SampleCacheBase {
   }
 
   protected predictSection(step: StepInfo, _section: number, input: Float32Array, out: Float32Array): Float32Array {
-    // Reconstruction (method.md §3): only the block stack is replaced, x_out = x_in(s) + R̂.
+    // Reconstruction (method.md §3): only the block stack is replaced, x_out = x_in(s) + R̂ (raw: x̂_out).
     const points = Array.from({ length: this.history.length }, (_, k) => this.history.at(k));
     const { settings, backtest } = isAuto(this.s) ? this.resolved : { settings: this.s, backtest: undefined };
-    return tcPadePredictInto(out, settings, points, step, { base: input, sigma: this.sigma, backtest });
+    const base = this.s.target === 'residual' ? input : undefined;
+    return tcPadePredictInto(out, settings, points, step, { base, sigma: this.sigma, backtest });
   }
 
   protected record(step: StepInfo, _section: number, input: Float32Array, output: Float32Array, computed: boolean): void {
     // The paper's history holds computed residuals only.
-    if (computed) this.history.pushResidual(step.stepIndex, step.tau, input, output);
+    if (!computed) return;
+    if (this.s.target === 'residual') this.history.pushResidual(step.stepIndex, step.tau, input, output);
+    else this.history.pushCopy(step.stepIndex, step.tau, output);
   }
 
   bytesHeld(): number {

@@ -128,9 +128,11 @@ describe('delta-dit masks (per-block)', () => {
     const taus = evenTaus(8);
     const cache = createRequestCache(m, { totalSteps: 8, taus, sections: 4 }, ['cond'], 1).get('cond', 0);
     const masks: (readonly boolean[] | 'full')[] = [];
+    const held: number[] = [];
     for (let s = 0; s < 8; s++) {
       const step = { stepIndex: s, totalSteps: 8, tau: taus[s] };
       const d = cache.decide(step, {});
+      held.push(cache.bytesHeld());
       masks.push(d.compute ? 'full' : d.computeSections!);
       let h = f32(s, 1);
       for (let sec = 0; sec < 4; sec++) {
@@ -142,5 +144,8 @@ describe('delta-dit masks (per-block)', () => {
     }
     // warm-up 1 → full at 0, 2, 4, 6; boundary 0.5·8 = 4.
     assert.deepEqual(masks, ['full', [true, true, false, false], 'full', [true, true, false, false], 'full', [false, false, true, true], 'full', [false, false, true, true]]);
+    // Computed sections store their residual only if a step within the interval ahead may reuse it
+    // (8 bytes each here): the rear two at step 0; the front two first at step 3, as step 4 lies past the boundary.
+    assert.deepEqual(held, [0, 16, 16, 16, 32, 32, 32, 32]);
   });
 });

@@ -138,3 +138,23 @@ describe('sumAbsOfCombinations: wasm equals float64 sums', () => {
     }
   });
 });
+
+describe('trajectorySums: one float64 pass = the four sums taken separately', () => {
+  it('‖d1‖², ‖d2‖², ⟨d1, d2⟩, ‖a0 + a1‖² over odd lengths, wasm and JS', () => {
+    for (const k of [jsKernels, wasm].filter((x): x is Kernels => x !== null)) {
+      for (const n of [1, 7, 12545]) {
+        const [a0, a1, a2] = [randomVec(n, 5), randomVec(n, 6), randomVec(n, 7)];
+        const want = [0, 0, 0, 0];
+        for (let i = 0; i < n; i++) {
+          const d1 = a0[i] - a1[i];
+          const d2 = a1[i] - a2[i];
+          want[0] += d1 * d1;
+          want[1] += d2 * d2;
+          want[2] += d1 * d2;
+          want[3] += (a0[i] + a1[i]) ** 2;
+        }
+        k.trajectorySums(a0, a1, a2).forEach((v, j) => assert.ok(close(v, want[j], 1e-12), `${k.name} n=${n} sum ${j}: ${v} vs ${want[j]}`));
+      }
+    }
+  });
+});

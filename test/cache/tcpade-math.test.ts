@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { seededRandom } from '../support/prng.js';
 import { createWasmKernels, jsKernels } from '../../src/cache/simd/kernels.js';
 import {
   addIncrementInto,
@@ -68,6 +69,29 @@ describe('Padé [2/1] (paper): R̂ = (2σR1 − σR2) / (1 + (σ/λ)R1)', () => 
 });
 
 describe('TSI = ½‖unit(R1−R2) − unit(R2−R3)‖', () => {
+  it('from the one-pass sums equals the direct ½‖u1 − u2‖ on random and nearly straight trajectories', () => {
+    const rnd = seededRandom(11);
+    const n = 1001;
+    for (const bend of [1, 1e-2, 1e-4, 1e-6, 0]) {
+      const r3 = Float32Array.from({ length: n }, () => rnd() - 0.5);
+      const dir = Float32Array.from({ length: n }, () => rnd() - 0.5);
+      const turn = Float32Array.from({ length: n }, () => rnd() - 0.5);
+      const r2 = Float32Array.from(r3, (v, i) => v + dir[i]);
+      const r1 = Float32Array.from(r2, (v, i) => v + 1.3 * dir[i] + bend * turn[i]);
+      let nNew = 0;
+      let nOld = 0;
+      for (let i = 0; i < n; i++) {
+        nNew += (r1[i] - r2[i]) ** 2;
+        nOld += (r2[i] - r3[i]) ** 2;
+      }
+      let d = 0;
+      for (let i = 0; i < n; i++) d += ((r1[i] - r2[i]) / Math.sqrt(nNew) - (r2[i] - r3[i]) / Math.sqrt(nOld)) ** 2;
+      const want = 0.5 * Math.sqrt(d);
+      const got = trajectoryStabilityIndicator(r1, r2, r3);
+      assert.ok(Math.abs(got - want) <= 1e-9 + 1e-7 * want, `bend ${bend}: ${got} vs ${want}`);
+    }
+  });
+
   it('is 0 on a straight line', () => {
     assert.equal(trajectoryStabilityIndicator(f32(2, 2, 2), f32(1, 1, 1), f32(0, 0, 0)), 0);
     // uneven step lengths along one direction are still straight

@@ -23,13 +23,18 @@ export interface Kernels {
   readonly name: 'wasm-simd' | 'js';
   /** out = base + Σ_j weights[j]·terms[j] (base optional; `out` may alias `base`, not a term). */
   linearCombinationInto(out: Float32Array, terms: readonly Float32Array[], weights: readonly number[], base?: Float32Array): Float32Array;
+  /** linearCombinationInto, returning whether every element of `out` is finite (checked where it is made). */
+  linearCombinationCheckedInto(out: Float32Array, terms: readonly Float32Array[], weights: readonly number[], base?: Float32Array): boolean;
   /** out = a − b (out may alias a or b). */
   subInto(out: Float32Array, a: Float32Array, b: Float32Array): Float32Array;
+  /** subInto, returning whether every element of `out` is finite. */
+  subCheckedInto(out: Float32Array, a: Float32Array, b: Float32Array): boolean;
   /**
    * Newton divided-difference update with a new value: for j = 1..m, D[j−1] ← cur and
    * cur ← (cur − old D[j−1]) / dens[j] (cur starts as `value`); then D[m] ← cur. `diag` has m + 1 arrays.
+   * Returns whether `value` was finite (if not, the table is poisoned and must restart).
    */
-  dividedDifferenceUpdate(diag: readonly Float32Array[], value: Float32Array, dens: readonly number[]): void;
+  dividedDifferenceUpdate(diag: readonly Float32Array[], value: Float32Array, dens: readonly number[]): boolean;
   /**
    * For each row of `coefs`: Σ_i (Σ_j row[j]·arrays[j][i])², up to four arrays, all in float64 (the
    * combinations cancel, as in the TSI).
@@ -40,6 +45,11 @@ export interface Kernels {
    * float32 inputs): ‖R1 − R2‖², ‖R2 − R3‖² and the TSI's ‖u1 − u2‖² without cancellation.
    */
   sumSquaresOfMoves(a0: Float32Array, a1: Float32Array, a2: Float32Array, pq: readonly (readonly [number, number])[]): number[];
+  /**
+   * One float64 pass over three trajectory points with d1 = a0 − a1, d2 = a1 − a2:
+   * [‖d1‖², ‖d2‖², ⟨d1, d2⟩, ‖a0 + a1‖²] (the TSI and σ of TC-Padé).
+   */
+  trajectorySums(a0: Float32Array, a1: Float32Array, a2: Float32Array): [number, number, number, number];
   /** For each (p, q): Σ_i |p·a[i] + q·b[i]| in float64. */
   sumAbsOfCombinations(a: Float32Array, b: Float32Array, pq: readonly (readonly [number, number])[]): number[];
   allFinite(a: Float32Array): boolean;
@@ -85,11 +95,18 @@ export const jsKernels: Kernels = {
     }
     return out;
   },
+  linearCombinationCheckedInto(out, terms, weights, base) {
+    return jsKernels.allFinite(jsKernels.linearCombinationInto(out, terms, weights, base));
+  },
   subInto(out, a, b) {
     for (let i = 0; i < out.length; i++) out[i] = a[i] - b[i];
     return out;
   },
+  subCheckedInto(out, a, b) {
+    return jsKernels.allFinite(jsKernels.subInto(out, a, b));
+  },
   dividedDifferenceUpdate(diag, value, dens) {
+    const finite = jsKernels.allFinite(value);
     const m = diag.length - 1;
     for (let i = 0; i < value.length; i++) {
       let cur = value[i];
@@ -100,6 +117,7 @@ export const jsKernels: Kernels = {
       }
       diag[m][i] = cur;
     }
+    return finite;
   },
   sumSquaresOfCombinations(arrays, coefs) {
     const n = arrays[0].length;
@@ -123,6 +141,22 @@ export const jsKernels: Kernels = {
       }
       return s;
     });
+  },
+  trajectorySums(a0, a1, a2) {
+    let n1 = 0;
+    let n2 = 0;
+    let dot = 0;
+    let sum2 = 0;
+    for (let i = 0; i < a0.length; i++) {
+      const d1 = a0[i] - a1[i];
+      const d2 = a1[i] - a2[i];
+      const s = a0[i] + a1[i];
+      n1 += d1 * d1;
+      n2 += d2 * d2;
+      dot += d1 * d2;
+      sum2 += s * s;
+    }
+    return [n1, n2, dot, sum2];
   },
   sumAbsOfCombinations(a, b, pq) {
     return pq.map(([p, q]) => {
@@ -150,6 +184,7 @@ interface KernelExports {
   sumsq4(a0: number, a1: number, a2: number, a3: number, c0: number, c1: number, c2: number, c3: number, n4: number): number;
   sumsqMoves(a0: number, a1: number, a2: number, p: number, q: number, n4: number): number;
   sumAbs2(a: number, b: number, p: number, q: number, n4: number): number;
+  trajectorySums(a0: number, a1: number, a2: number, n4: number, out: number): void;
   allFinite(a: number, n4: number): number;
   padePaper(out: number, a: number, b: number, base: number, n4: number, b0: number, b1: number, a1: number, eps: number, beta: number, wb: number): void;
   referencePrediction(
@@ -190,6 +225,20 @@ class WasmKernels implements Kernels {
   }
 
   linearCombinationInto(out: Float32Array, terms: readonly Float32Array[], weights: readonly number[], base?: Float32Array): Float32Array {
+    this.combine(out, terms, weights, base);
+    out.set(this.f32.subarray(0, out.length));
+    return out;
+  }
+
+  linearCombinationCheckedInto(out: Float32Array, terms: readonly Float32Array[], weights: readonly number[], base?: Float32Array): boolean {
+    const n4 = this.combine(out, terms, weights, base);
+    out.set(this.f32.subarray(0, out.length));
+    // checked in wasm memory while the result is still in cache, instead of copying it in again
+    return this.k.allFinite(0, n4) === 1;
+  }
+
+  /** The combination into slot 0; returns its lane-group count. */
+  private combine(out: Float32Array, terms: readonly Float32Array[], weights: readonly number[], base?: Float32Array): number {
     const n = out.length;
     const stride = this.layout(n, terms.length + 2);
     const n4 = stride >> 2;
@@ -200,28 +249,34 @@ class WasmKernels implements Kernels {
     const q = [0, 1, 2, 3].map((j) => (j < terms.length ? p[j] : p[0]));
     this.k.lincomb4(0, pb, q[0], q[1], q[2], q[3], base ? 1 : 0, w[0], w[1], w[2], w[3], n4);
     for (let j = 4; j < terms.length; j++) this.k.axpy(0, p[j], weights[j], n4);
-    out.set(this.f32.subarray(0, n));
-    return out;
+    return n4;
   }
 
   subInto(out: Float32Array, a: Float32Array, b: Float32Array): Float32Array {
+    this.subCheckedInto(out, a, b, false);
+    return out;
+  }
+
+  subCheckedInto(out: Float32Array, a: Float32Array, b: Float32Array, check = true): boolean {
     const stride = this.layout(out.length, 3);
     const pa = this.put(a, 1, stride);
     const pb = this.put(b, 2, stride);
     this.k.sub(0, pa, pb, stride >> 2);
     out.set(this.f32.subarray(0, out.length));
-    return out;
+    return check ? this.k.allFinite(0, stride >> 2) === 1 : true;
   }
 
-  dividedDifferenceUpdate(diag: readonly Float32Array[], value: Float32Array, dens: readonly number[]): void {
+  dividedDifferenceUpdate(diag: readonly Float32Array[], value: Float32Array, dens: readonly number[]): boolean {
     const m = diag.length - 1;
     const n = value.length;
     const stride = this.layout(n, m + 1);
     const cur = this.put(value, 0, stride);
+    const finite = this.k.allFinite(cur, stride >> 2) === 1; // on the copy, before the levels overwrite it
     const prev = diag.slice(0, m).map((d, j) => this.put(d, j + 1, stride));
     for (let j = 1; j <= m; j++) this.k.ddLevel(cur, prev[j - 1], Math.fround(1 / dens[j]), stride >> 2);
     for (let j = 0; j < m; j++) diag[j].set(this.f32.subarray((j + 1) * stride, (j + 1) * stride + n));
     diag[m].set(this.f32.subarray(0, n));
+    return finite;
   }
 
   sumSquaresOfCombinations(arrays: readonly Float32Array[], coefs: readonly (readonly number[])[]): number[] {
@@ -238,6 +293,15 @@ class WasmKernels implements Kernels {
     const stride = this.layout(a0.length, 3);
     const [p0, p1, p2] = [a0, a1, a2].map((a, j) => this.put(a, j, stride));
     return pq.map(([p, q]) => this.k.sumsqMoves(p0, p1, p2, p, q, stride >> 2));
+  }
+
+  trajectorySums(a0: Float32Array, a1: Float32Array, a2: Float32Array): [number, number, number, number] {
+    const stride = this.layout(a0.length, 4); // slot 3 holds the four f64 results
+    const [p0, p1, p2] = [a0, a1, a2].map((a, j) => this.put(a, j, stride));
+    const out = 3 * stride * 4;
+    this.k.trajectorySums(p0, p1, p2, stride >> 2, out);
+    const r = new Float64Array(this.k.memory.buffer, out, 4);
+    return [r[0], r[1], r[2], r[3]];
   }
 
   sumAbsOfCombinations(a: Float32Array, b: Float32Array, pq: readonly (readonly [number, number])[]): number[] {
