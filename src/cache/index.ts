@@ -25,6 +25,7 @@ export {
   tcPadePredictInto,
   resolveAutoExtrapolation,
   blendWeight,
+  extrapolationGains,
   isAuto,
   type BlendBacktest,
   type ResolvedExtrapolation,

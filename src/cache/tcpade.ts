@@ -188,15 +188,32 @@ export function isAuto(s: TcPadeSettings): boolean {
 
 /**
  * What the backtest of 'auto-blend' measured (sums of squares over the newest computed residual R1,
- * predicted from R2..R4 at R1's coordinate): ‖e_L‖², ‖e_Q‖², ‖e_L − e_Q‖², the gap it extrapolated over
- * and R1's coordinate. The blend weight for a forecast follows from them and the forecast's own gap.
+ * predicted from R2..R4 at R1's coordinate): ‖e_L‖², ‖e_Q‖², ‖e_L − e_Q‖², and the gains of the two
+ * extrapolations it used (extrapolationGains). The blend weight of a forecast follows from them and the
+ * forecast's own gains.
  */
 export interface BlendBacktest {
   readonly linear2: number;
   readonly quadratic2: number;
   readonly gap2: number;
-  readonly spacing: number;
-  readonly coord: number;
+  readonly gains: ExtrapolationGains;
+}
+
+/** ‖weights‖₂ of the linear and the quadratic extrapolation through the newest nodes to a target. */
+export interface ExtrapolationGains {
+  readonly linear: number;
+  readonly quadratic: number;
+}
+
+/**
+ * How strongly each extrapolation from `nodes` (newest first, ≥ 3) to `target` amplifies deviations of
+ * its nodes from a smooth curve: the L2 norm of its weights (linear: 1 + r, −r; quadratic: the Lagrange
+ * weights). Both grow with the gap, the quadratic's faster, and more so through unevenly spaced nodes.
+ */
+export function extrapolationGains(nodes: readonly number[], target: number): ExtrapolationGains {
+  const r = (target - nodes[0]) / (nodes[0] - nodes[1]);
+  const q = leastSquaresWeights(nodes.slice(0, 3), target, 2);
+  return { linear: Math.hypot(1 + r, r), quadratic: Math.hypot(...q) };
 }
 
 export interface ResolvedExtrapolation {
@@ -227,30 +244,27 @@ export function resolveAutoExtrapolation(s: TcPadeSettings, history: readonly Re
   );
   if (![linear2, quadratic2, gap2].every(Number.isFinite)) return lin;
   if (s.extrapolation === 'auto-blend') {
-    const backtest: BlendBacktest = { linear2, quadratic2, gap2, spacing: Math.abs(target - nodes[0]), coord: target };
-    // linearWeight shows the weight at the backtest's own gap; forecasts use their own (blendWeight)
-    return { settings: { ...s, extrapolation: 'blend', linearWeight: blendWeightAtGap(backtest, backtest.spacing) }, backtest };
+    const gains = extrapolationGains(nodes, target);
+    const backtest: BlendBacktest = { linear2, quadratic2, gap2, gains };
+    // linearWeight shows the weight at the backtest's own geometry; forecasts use their own (blendWeight)
+    return { settings: { ...s, extrapolation: 'blend', linearWeight: blendWeight(backtest, gains) }, backtest };
   }
   return quadratic2 < linear2 ? { settings: { ...s, extrapolation: 'lsq', lsqDegree: 2, historySize: 3 } } : lin;
 }
 
 /**
- * Weight of the linear extrapolation in 'auto-blend' for a forecast at `target`: the w in [0, 1]
- * minimising ‖w·e_L + (1 − w)·c·e_Q‖², where the backtest's errors are carried from its gap h to the
- * forecast's gap g by the truncation errors of the two extrapolations (∝ g(g+h) and g(g+h)(g+2h), node
- * spacing h): relative to the linear error the quadratic's scales by c = (g + 2h)/(3h). At g = h this is
- * the backtest's own least-squares weight ½ + (‖e_Q‖² − ‖e_L‖²)/(2‖e_L − e_Q‖²). (+0.1–0.4 dB over the
- * ungapped weight on both MNIST models, docs/findings.md §6.)
+ * Weight of the linear extrapolation in 'auto-blend' for a forecast with gains `forecast`: the w in [0, 1]
+ * minimising ‖w·a_L·e_L + (1 − w)·a_Q·e_Q‖², the backtest's errors carried to the forecast by the ratio of
+ * the extrapolations' gains, a = gain(forecast)/gain(backtest), i.e. treating the errors as node deviations
+ * amplified by the weights. At the backtest's own geometry this is its least-squares weight
+ * ½ + (‖e_Q‖² − ‖e_L‖²)/(2‖e_L − e_Q‖²). This carry beat the smooth-truncation one (∝ g(g+h)(g+2h)) by
+ * 0.4–1.6 dB at 20 steps on both MNIST models and tied at 50 (docs/findings.md §6).
  */
-export function blendWeight(b: BlendBacktest, target: number): number {
-  return blendWeightAtGap(b, Math.abs(target - b.coord));
-}
-
-function blendWeightAtGap(b: BlendBacktest, g: number): number {
-  const c = b.spacing > 0 ? (g + 2 * b.spacing) / (3 * b.spacing) : 1;
+export function blendWeight(b: BlendBacktest, forecast: ExtrapolationGains): number {
+  const c = forecast.quadratic / b.gains.quadratic / (forecast.linear / b.gains.linear); // a_Q / a_L
   const cross = (b.linear2 + b.quadratic2 - b.gap2) / 2; // ⟨e_L, e_Q⟩
   const den = b.linear2 + c * c * b.quadratic2 - 2 * c * cross; // ‖e_L − c·e_Q‖²
-  if (!(den > 0)) return 0.5; // both backtests exact (or degenerate): either order will do
+  if (!(den > 0) || !Number.isFinite(c)) return 0.5; // both backtests exact (or degenerate): either order will do
   return Math.min(1, Math.max(0, (c * c * b.quadratic2 - c * cross) / den));
 }
 
@@ -304,7 +318,7 @@ export function tcPadePredictInto(
       throw new Error(`tcPadePredictInto: resolve extrapolation '${s.extrapolation}' with resolveAutoExtrapolation first (the sample cache does)`);
     case 'blend': {
       // w·(R1 + r·(R1 − R2)) + (1 − w)·quadratic through R1..R3, then damped towards R1 as lsq is.
-      const w = backtest ? blendWeight(backtest, target) : s.linearWeight;
+      const w = backtest ? blendWeight(backtest, extrapolationGains(nodes, target)) : s.linearWeight;
       const [q0, q1, q2] = leastSquaresWeights(nodes.slice(0, 3), target, 2);
       const mixed = [w * (1 + ratio) + (1 - w) * q0, -w * ratio + (1 - w) * q1, (1 - w) * q2];
       const c = mixed.map((ck, k) => damping * ck + (k === 0 ? 1 - damping : 0));
@@ -329,16 +343,17 @@ export function tcPadePredictInto(
 const paperFast = { interval: 4, theta: 0.9 } as const;
 const paperSlow = { interval: 3, theta: 0.7 } as const;
 // The project's variant, chosen by measurement (tune runs on both MNIST models at 2,250–3,000 training
-// steps, 20 and 50 steps, PSNR vs full at equal compute; see the closing note of the caching issue):
-// the computed stack residuals extrapolated in tau (the sampler's time, so uneven steps are exact),
-// undamped, by a linear and a quadratic polynomial blended with the weight that would have predicted the
-// newest computed residual best from the older ones (least squares over one backtest, carried to each
-// forecast's gap) — quadratic won on the ε/DDIM model, linear by 6–11 dB on the flow/Euler model;
-// choosing the better of the two by the same backtest tracked both, and the gap-aware blend added
-// 0.4–0.5 dB (ε) and 0.7–1.0 dB (flow) at 20 steps (docs/findings.md §6). No early blend, late kick or forced final step: the paper's σ-damped Padé form
-// scored 10–25 dB lower. The TSI gate stays as the safety net.
+// steps, then on the shipped models; 20 and 50 steps, PSNR vs full at equal compute; docs/findings.md
+// §6–§7): the stack's output at computed steps extrapolated in tau (the sampler's time, so uneven steps are
+// exact), undamped, by a linear and a quadratic polynomial blended with the weight that would have
+// predicted the newest computed output best from the older ones (least squares over one backtest, carried
+// to each forecast by the extrapolations' gains). Quadratic won on the ε/DDIM model, linear by 6–11 dB on
+// the flow/Euler model; the blend tracks both. The raw output, not the residual x_out − x_in, because on
+// DDIM it extrapolates 2 dB better (findings §7; equal on flow). No early blend, late kick or forced final
+// step: the paper's σ-damped Padé form scored 10–25 dB lower. The TSI gate stays as the safety net.
 const ours = {
   extrapolation: 'auto-blend',
+  target: 'raw',
   spacing: 'tau',
   damping: 'none',
   earlyFraction: 0,

@@ -2,7 +2,7 @@
 // trajectory curves, the linear form where it does not (ties go to the simpler form).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { blendWeight, createCacheMethod, resolveAutoExtrapolation, tcPadePredictInto, type TcPadeSettings } from '../../src/cache/index.js';
+import { blendWeight, createCacheMethod, extrapolationGains, resolveAutoExtrapolation, tcPadePredictInto, type TcPadeSettings } from '../../src/cache/index.js';
 
 const autoOrderSettings = (s: TcPadeSettings, h: Parameters<typeof resolveAutoExtrapolation>[1]): TcPadeSettings => resolveAutoExtrapolation(s, h).settings;
 
@@ -60,20 +60,28 @@ describe("resolveAutoExtrapolation with 'auto-blend'", () => {
   });
 });
 
-describe('blendWeight: the backtest carried to the forecast gap', () => {
-  const b = { linear2: 4, quadratic2: 1, gap2: 5, spacing: 0.2, coord: 0.5 }; // e_L ⟂ e_Q
-  it('at the backtest gap it is the backtest least-squares weight ½ + (‖e_Q‖² − ‖e_L‖²)/(2‖e_L − e_Q‖²)', () => {
-    assert.ok(Math.abs(blendWeight(b, 0.3) - (0.5 + (1 - 4) / (2 * 5))) < 1e-12);
+describe('blendWeight: the backtest carried to the forecast by the extrapolations\' gains', () => {
+  // backtest: R1 at 0.1 predicted from nodes 0.7, 0.5, 0.3 (even spacing h = 0.2, gap h)
+  const gains = extrapolationGains([0.3, 0.5, 0.7], 0.1);
+  const b = { linear2: 4, quadratic2: 1, gap2: 5, gains }; // e_L ⟂ e_Q
+  it('gains are the L2 norms of the weights: √5 (2, −1) and √19 (3, −3, 1) one spacing ahead', () => {
+    assert.ok(Math.abs(gains.linear - Math.sqrt(5)) < 1e-12);
+    assert.ok(Math.abs(gains.quadratic - Math.sqrt(19)) < 1e-9);
   });
-  it('shorter forecasts lean further to the quadratic (its truncation error shrinks faster with the gap)', () => {
-    const [near, mid, far] = [0.45, 0.4, 0.3].map((t) => blendWeight(b, t));
+  it('at the backtest geometry it is the backtest least-squares weight ½ + (‖e_Q‖² − ‖e_L‖²)/(2‖e_L − e_Q‖²)', () => {
+    assert.ok(Math.abs(blendWeight(b, gains) - (0.5 + (1 - 4) / (2 * 5))) < 1e-12);
+  });
+  it('shorter forecasts lean further to the quadratic (its gain falls faster), by the exact formula', () => {
+    const nodes = [0.1, 0.3, 0.5];
+    const [near, mid, far] = [0.05, 0.0, -0.1].map((t) => blendWeight(b, extrapolationGains(nodes, t)));
     assert.ok(near < mid && mid < far, `${near} < ${mid} < ${far}`);
-    // exact formula at g = h/4: c = (h/4 + 2h)/(3h) = 0.75
-    const c = 0.75;
-    assert.ok(Math.abs(blendWeight(b, 0.45) - (c * c) / (4 + c * c)) < 1e-12); // ⟨e_L, e_Q⟩ = 0
+    const f = extrapolationGains(nodes, 0.05);
+    const c = f.quadratic / gains.quadratic / (f.linear / gains.linear);
+    assert.ok(c < 1, 'a shorter gap shrinks the quadratic more');
+    assert.ok(Math.abs(near - (c * c) / (4 + c * c)) < 1e-12); // ⟨e_L, e_Q⟩ = 0
   });
   it('both backtests exact → ½; the weight stays in [0, 1]', () => {
-    assert.equal(blendWeight({ linear2: 0, quadratic2: 0, gap2: 0, spacing: 0.2, coord: 0.5 }, 0.4), 0.5);
-    assert.equal(blendWeight({ linear2: 0, quadratic2: 9, gap2: 9, spacing: 0.2, coord: 0.5 }, 0.3), 1);
+    assert.equal(blendWeight({ linear2: 0, quadratic2: 0, gap2: 0, gains }, gains), 0.5);
+    assert.equal(blendWeight({ linear2: 0, quadratic2: 9, gap2: 9, gains }, gains), 1);
   });
 });

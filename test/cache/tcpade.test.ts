@@ -77,7 +77,7 @@ describe('tcpade predictions (hand-computed)', () => {
 
   it('linear option: x_in + R1 + σ·r·(R1 − R2) with r = (τ − τ1)/(τ1 − τ2) from the actual taus', () => {
     const taus = [0.95, 0.8, 0.7, 0.4, 0.3, 0.2, 0.1]; // uneven
-    const m = createCacheMethod('tcpade', 'fast', { extrapolation: 'linear', damping: 'sigma', earlyFraction: 0 });
+    const m = createCacheMethod('tcpade', 'fast', { extrapolation: 'linear', damping: 'sigma', earlyFraction: 0, target: 'residual' });
     const steps = drive(m, { taus, residual: history, input });
     const sigma = stabilityFactor(f32(1, 2), f32(0.5, 1), 10);
     const r = (0.4 - 0.7) / (0.7 - 0.8);
@@ -101,6 +101,19 @@ describe('tcpade (ours) spacing-aware extrapolation is exact where the paper for
   const rational = (t: number): number[] => [(0.5 + 2 * t) / (1 + 3 * t), 1 / (1 + t)];
   const quadratic = (t: number): number[] => [1 - 2 * t + 3 * t * t, 0.5 * t * t];
 
+  it('target raw extrapolates the output itself: exact on an output linear in tau under any input', () => {
+    // output(t) linear, input(t) curved: the residual output − input is curved, the output is not
+    const input = (_s: number, t: number): Float32Array => Float32Array.of(Math.sin(7 * t), t ** 3);
+    const run = (target: string): number => {
+      const m = createCacheMethod('tcpade', 'fast', { ...noStages, extrapolation: 'linear', spacing: 'tau', target });
+      const steps = drive(m, { taus, input, residual: (s, t) => Float32Array.from(linear(t), (v, i) => v - input(s, t)[i]) });
+      const skipped = steps.flatMap((st, k) => (st.decision.compute ? [] : [k]));
+      assert.ok(skipped.length >= 2, 'needs skipped steps');
+      return Math.max(...skipped.flatMap((k) => linear(taus[k]).map((v, i) => Math.abs(steps[k].output[i] - v))));
+    };
+    assert.ok(run('raw') < 1e-5, `raw: ${run('raw')}`);
+    assert.ok(run('residual') > 1e-2, `residual: ${run('residual')}`);
+  });
   it('linear in tau: exact with spacing tau, not with the paper spacing', () => {
     check({ extrapolation: 'linear', spacing: 'tau' }, linear, true);
     check({ extrapolation: 'linear', spacing: 'none' }, linear, false);
