@@ -18,8 +18,10 @@ describe('registry', () => {
     const byName = new Map(listCacheMethods().map((m) => [m.name, m]));
     assert.deepEqual([...byName.keys()].sort(), ['delta-dit', 'fbcache', 'fora', 'none', 'taylorseer', 'tcpade', 'teacache']);
     const tc = byName.get('tcpade')!;
-    assert.deepEqual([...tc.presets].sort(), ['fast', 'paper-fast', 'paper-slow', 'reference', 'slow']);
+    assert.deepEqual([...tc.presets].sort(), ['fast', 'lite-fast', 'lite-slow', 'paper-fast', 'paper-slow', 'reference', 'slow']);
     assert.equal(tc.defaultPreset, 'fast');
+    assert.equal(createCacheMethod('tcpade', 'lite-fast').granularity, 'output');
+    assert.equal(createCacheMethod('tcpade', 'fast').granularity, 'stack');
     assert.equal(createCacheMethod('tcpade').preset, 'fast');
   });
 

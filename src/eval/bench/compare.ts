@@ -2,7 +2,7 @@
 // baseline beats `tcpade/fast|slow` at speedup ≥ 1.5×, each method's best setting, the Pareto front.
 import type { BenchRow } from './rows.js';
 
-export const OURS_PRESETS: readonly string[] = ['fast', 'slow'];
+export const OURS_PRESETS: readonly string[] = ['fast', 'slow', 'lite-fast', 'lite-slow'];
 
 export function isOurs(r: Pick<BenchRow, 'method' | 'preset'>): boolean {
   return r.method === 'tcpade' && OURS_PRESETS.includes(r.preset);

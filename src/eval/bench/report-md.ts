@@ -59,7 +59,7 @@ function headlineRows(group: readonly BenchRow[]): BenchRow[] {
     const best = bestSetting(group.filter((r) => r.method === m));
     if (best) out.push(best);
   }
-  for (const p of ['paper-slow', 'paper-fast', 'reference', 'slow', 'fast']) {
+  for (const p of ['paper-slow', 'paper-fast', 'reference', 'slow', 'fast', 'lite-slow', 'lite-fast']) {
     const r = group.find((x) => x.method === 'tcpade' && x.preset === p);
     if (r) out.push(r);
   }
