@@ -57,6 +57,17 @@ export class ValueHistory {
     return entry;
   }
 
+  /**
+   * Take `buffer` itself as the newest entry (no copy) and hand back a buffer of the same length the
+   * caller may overwrite: the dropped oldest entry's, or a new one while below capacity.
+   */
+  pushAdopt(stepIndex: number, tau: number, buffer: Float32Array): Float32Array {
+    let spare: Float32Array | null = null;
+    const entry = this.push(stepIndex, tau, buffer.length, (b) => (spare = b)) as MutableEntry;
+    entry.data = buffer;
+    return spare!;
+  }
+
   /** Copy `src` in as the newest entry. */
   pushCopy(stepIndex: number, tau: number, src: Float32Array): HistoryEntry {
     return this.push(stepIndex, tau, src.length, (b) => b.set(src));

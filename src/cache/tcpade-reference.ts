@@ -8,6 +8,7 @@ import type { MethodDefinition } from './method-def.js';
 import { SampleCacheBase, type CheckedPrediction } from './sample-base.js';
 import { flag, int, num, numbers, type ResolvedSettings } from './settings.js';
 import { earlyBlendInto, guardDenominator, trajectoryStabilityIndicator } from './tcpade-math.js';
+import { allFinite } from './vec.js';
 import { kernels, type Kernels } from './simd/kernels.js';
 
 const schema = {
@@ -163,8 +164,10 @@ class TcPadeReferenceSampleCache extends SampleCacheBase {
       if (!(tsi < this.s.theta)) return { compute: true, reason: 'tsi', stage, signal: tsi, threshold: this.s.theta };
       if (stage === 'early') {
         earlyBlendInto(out, r1, r2, this.s.alpha1);
-        for (let i = 0; i < out.length; i++) {
-          if (!Number.isFinite(out[i])) out[i] = r1[i] + this.s.fallbackFactor * (r1[i] - r2[i]);
+        if (!allFinite(out)) {
+          for (let i = 0; i < out.length; i++) {
+            if (!Number.isFinite(out[i])) out[i] = r1[i] + this.s.fallbackFactor * (r1[i] - r2[i]);
+          }
         }
       } else {
         referencePredictionInto(out, r1, r2, stage, this.s);
@@ -189,7 +192,8 @@ class TcPadeReferenceSampleCache extends SampleCacheBase {
 
   protected record(step: StepInfo, _section: number, input: Float32Array, output: Float32Array, computed: boolean): void {
     if (computed) this.history.pushResidual(step.stepIndex, step.tau, input, output);
-    else if (this.s.appendPredicted) this.history.pushCopy(step.stepIndex, step.tau, this.prediction!);
+    // the prediction buffer itself joins the history; the buffer it frees holds the next prediction
+    else if (this.s.appendPredicted) this.prediction = this.history.pushAdopt(step.stepIndex, step.tau, this.prediction!);
     this.previousInput ??= new Float32Array(input.length);
     this.previousInput.set(input);
     this.previousInputStep = step.stepIndex;
