@@ -5,9 +5,10 @@ import { CacheUsageError, type CacheSignals, type Decision, type SampleCacheCont
 import { fullStepGuard, maxSkipsGuard } from './guards.js';
 import { ValueHistory } from './history.js';
 import type { MethodDefinition } from './method-def.js';
-import { SampleCacheBase } from './sample-base.js';
+import { SampleCacheBase, type CheckedPrediction } from './sample-base.js';
+import { kernels } from './simd/kernels.js';
 import { int, num, type ResolvedSettings } from './settings.js';
-import { addInto, allFinite, relativeL1 } from './vec.js';
+import { relativeL1 } from './vec.js';
 
 const schema = {
   threshold: num(0.05, 'skip blocks 1..L-1 while the first-block residual changed less than this (relative L1)', { min: 0 }),
@@ -20,9 +21,11 @@ type FbSettings = ResolvedSettings<typeof schema>;
 class FirstBlockSampleCache extends SampleCacheBase {
   private readonly tailResidual = new ValueHistory(1);
   private tailFinite = true;
-  /** First-block residual at the last computed step (the reference), and this step's candidate. */
+  /** First-block residual at the last computed step (the reference), and a spare buffer for the next one. */
   private reference: Float32Array | null = null;
   private candidate: Float32Array | null = null;
+  /** This step's first-block residual (the pipeline's buffer, valid until the step ends). */
+  private firstNow: Float32Array | null = null;
 
   constructor(
     ctx: SampleCacheContext,
@@ -34,13 +37,12 @@ class FirstBlockSampleCache extends SampleCacheBase {
 
   protected plan(step: StepInfo, signals: CacheSignals): Decision {
     const first = this.requireSignal(signals, 'firstBlockResidual', step);
-    if (this.candidate !== null && this.candidate.length !== first.length) {
+    if (this.reference !== null && this.reference.length !== first.length) {
       throw new CacheUsageError(
-        `${this.where()}: signals.firstBlockResidual has ${first.length} elements at step ${step.stepIndex}, earlier steps had ${this.candidate.length}`,
+        `${this.where()}: signals.firstBlockResidual has ${first.length} elements at step ${step.stepIndex}, earlier steps had ${this.reference.length}`,
       );
     }
-    this.candidate ??= new Float32Array(first.length);
-    this.candidate.set(first);
+    this.firstNow = first;
     const guard =
       fullStepGuard(step.stepIndex, step.totalSteps, this.s) ??
       (this.reference === null || this.tailResidual.length === 0 ? { compute: true, reason: 'history' as const } : null) ??
@@ -51,17 +53,19 @@ class FirstBlockSampleCache extends SampleCacheBase {
     return { compute: !(change < this.s.threshold), reason: 'fbcache', signal: change, threshold: this.s.threshold };
   }
 
-  protected predictSection(_step: StepInfo, _section: number, input: Float32Array, out: Float32Array): Float32Array {
-    return addInto(out, input, this.tailResidual.at(0).data);
+  protected predictSection(_step: StepInfo, _section: number, input: Float32Array, out: Float32Array): CheckedPrediction {
+    return { data: out, finite: kernels.linearCombinationCheckedInto(out, [this.tailResidual.at(0).data], [1], input) };
   }
 
   protected record(step: StepInfo, _section: number, input: Float32Array, output: Float32Array, computed: boolean): void {
     if (!computed) return;
-    this.tailFinite = allFinite(this.tailResidual.pushResidual(step.stepIndex, step.tau, input, output).data);
-    // The comparison is against the last COMPUTED step, so the reference only moves on a compute.
-    const previous = this.reference;
-    this.reference = this.candidate;
-    this.candidate = previous;
+    this.tailFinite = this.tailResidual.pushResidualChecked(step.stepIndex, step.tau, input, output);
+    // The comparison is against the last COMPUTED step, so the reference only moves on a compute; the
+    // signal is copied only then (its buffer belongs to the pipeline and is still this step's).
+    const next = this.candidate ?? new Float32Array(this.firstNow!.length);
+    next.set(this.firstNow!);
+    this.candidate = this.reference;
+    this.reference = next;
   }
 
   bytesHeld(): number {

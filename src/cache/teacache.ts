@@ -6,9 +6,10 @@ import { fullStepGuard, maxSkipsGuard } from './guards.js';
 import { ValueHistory } from './history.js';
 import type { MethodDefinition } from './method-def.js';
 import { polyval } from './polyfit.js';
-import { SampleCacheBase } from './sample-base.js';
+import { SampleCacheBase, type CheckedPrediction } from './sample-base.js';
+import { kernels } from './simd/kernels.js';
 import { int, num, numbers, type ResolvedSettings } from './settings.js';
-import { addInto, allFinite, relativeL1 } from './vec.js';
+import { relativeL1 } from './vec.js';
 
 const schema = {
   threshold: num(0.1, 'compute once the accumulated rescaled change reaches this', { min: 0 }),
@@ -61,13 +62,13 @@ class TeaCacheSampleCache extends SampleCacheBase {
     return this.accumulated < this.s.threshold ? { compute: false, ...base } : { compute: true, ...base };
   }
 
-  protected predictSection(_step: StepInfo, _section: number, input: Float32Array, out: Float32Array): Float32Array {
-    return addInto(out, input, this.residual.at(0).data);
+  protected predictSection(_step: StepInfo, _section: number, input: Float32Array, out: Float32Array): CheckedPrediction {
+    return { data: out, finite: kernels.linearCombinationCheckedInto(out, [this.residual.at(0).data], [1], input) };
   }
 
   protected record(step: StepInfo, _section: number, input: Float32Array, output: Float32Array, computed: boolean): void {
     if (!computed) return;
-    this.residualFinite = allFinite(this.residual.pushResidual(step.stepIndex, step.tau, input, output).data);
+    this.residualFinite = this.residual.pushResidualChecked(step.stepIndex, step.tau, input, output);
     this.accumulated = 0;
   }
 
