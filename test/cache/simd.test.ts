@@ -158,3 +158,29 @@ describe('trajectorySums: one float64 pass = the four sums taken separately', ()
     }
   });
 });
+
+describe('checked kernels report finiteness of what they made', () => {
+  it('linearCombinationCheckedInto, subCheckedInto, dividedDifferenceUpdate: NaN, ±Inf and overflow → false', () => {
+    for (const k of [jsKernels, wasm].filter((x): x is Kernels => x !== null)) {
+      for (const n of [5, 12545]) {
+        const a = randomVec(n, 1);
+        const b = randomVec(n, 2);
+        const out = new Float32Array(n);
+        assert.equal(k.linearCombinationCheckedInto(out, [a, b], [1, -2]), true, `${k.name} n=${n}`);
+        assert.deepEqual(out, k.linearCombinationInto(new Float32Array(n), [a, b], [1, -2]));
+        assert.equal(k.subCheckedInto(out, a, b), true);
+        for (const bad of [NaN, Infinity, -Infinity]) {
+          const c = Float32Array.from(a);
+          c[n - 1] = bad;
+          assert.equal(k.linearCombinationCheckedInto(out, [c], [0.5], b), false, `${k.name} n=${n} ${bad}`);
+          assert.equal(k.subCheckedInto(out, b, c), false, `${k.name} n=${n} ${bad}`);
+          const diag = [Float32Array.from(a), Float32Array.from(b)];
+          assert.equal(k.dividedDifferenceUpdate(diag, c, [0, 0.1]), false, `${k.name} dd n=${n} ${bad}`);
+        }
+        const big = new Float32Array(n).fill(3e38);
+        assert.equal(k.linearCombinationCheckedInto(out, [big, big], [1, 1]), false, 'overflow to Inf');
+        assert.equal(k.dividedDifferenceUpdate([Float32Array.from(a)], b, [0]), true);
+      }
+    }
+  });
+});
