@@ -71,7 +71,10 @@ export abstract class SampleCacheBase implements SampleCache {
 
   /** The method's decision for a validated step. */
   protected abstract plan(step: StepInfo, signals: CacheSignals): Decision;
-  /** The method's prediction for a section it decided to skip, written into `out`; the base checks finiteness. */
+  /**
+   * The method's prediction for a section it decided to skip, written into `out`; the base checks its
+   * finiteness, unless the method returns it as a CheckedPrediction (checked by the kernel that wrote it).
+   */
   protected abstract predictSection(step: StepInfo, section: number, input: Float32Array, out: Float32Array): Float32Array | CheckedPrediction;
   /** Record what happened to a section this step. */
   protected abstract record(step: StepInfo, section: number, input: Float32Array, output: Float32Array, computed: boolean): void;
