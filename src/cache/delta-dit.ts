@@ -6,8 +6,8 @@ import { fullStepGuard, intervalFull, maxSkipsGuard, stageBoundary } from './gua
 import { ValueHistory } from './history.js';
 import type { MethodDefinition } from './method-def.js';
 import { SampleCacheBase, type CheckedPrediction } from './sample-base.js';
-import { kernels } from './simd/kernels.js';
 import { int, num, type ResolvedSettings } from './settings.js';
+import { addCheckedInto } from './vec.js';
 
 const schema = {
   interval: int(2, 'N: a full step every N steps; the N−1 between are partial', { min: 1 }),
@@ -64,7 +64,7 @@ class DeltaDitSampleCache extends SampleCacheBase {
   }
 
   protected predictSection(_step: StepInfo, section: number, input: Float32Array, out: Float32Array): CheckedPrediction {
-    return { data: out, finite: kernels.linearCombinationCheckedInto(out, [this.stored[section].at(0).data], [1], input) };
+    return { data: out, finite: addCheckedInto(out, input, this.stored[section].at(0).data) };
   }
 
   /**

@@ -3,7 +3,7 @@
 
 import { CacheUsageError } from './contract.js';
 import { kernels } from './simd/kernels.js';
-import { linearCombinationInto } from './vec.js';
+import { linearCombinationCheckedInto, linearCombinationInto } from './vec.js';
 
 /**
  * - `newton`: D[j] = f[x0, …, xj] (true divided differences, newest node x0); evaluates the polynomial
@@ -85,7 +85,7 @@ export class DividedDifferences {
     const k = coord - this.nodes[0];
     for (let j = 1; j <= m; j++) weights[j] = this.form === 'newton' ? weights[j - 1] * (coord - this.nodes[j - 1]) : (weights[j - 1] * k) / j;
     const terms = d.slice(0, m + 1);
-    if (check) return kernels.linearCombinationCheckedInto(out, terms, weights, base);
+    if (check) return linearCombinationCheckedInto(out, terms, weights, base);
     linearCombinationInto(out, terms, weights, base);
     return true;
   }

@@ -6,9 +6,8 @@ import { fullStepGuard, maxSkipsGuard } from './guards.js';
 import { ValueHistory } from './history.js';
 import type { MethodDefinition } from './method-def.js';
 import { SampleCacheBase, type CheckedPrediction } from './sample-base.js';
-import { kernels } from './simd/kernels.js';
 import { int, num, type ResolvedSettings } from './settings.js';
-import { relativeL1 } from './vec.js';
+import { addCheckedInto, relativeL1 } from './vec.js';
 
 const schema = {
   threshold: num(0.05, 'skip blocks 1..L-1 while the first-block residual changed less than this (relative L1)', { min: 0 }),
@@ -54,7 +53,7 @@ class FirstBlockSampleCache extends SampleCacheBase {
   }
 
   protected predictSection(_step: StepInfo, _section: number, input: Float32Array, out: Float32Array): CheckedPrediction {
-    return { data: out, finite: kernels.linearCombinationCheckedInto(out, [this.tailResidual.at(0).data], [1], input) };
+    return { data: out, finite: addCheckedInto(out, input, this.tailResidual.at(0).data) };
   }
 
   protected record(step: StepInfo, _section: number, input: Float32Array, output: Float32Array, computed: boolean): void {

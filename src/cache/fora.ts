@@ -7,8 +7,7 @@ import { ValueHistory } from './history.js';
 import type { MethodDefinition } from './method-def.js';
 import { SampleCacheBase, type CheckedPrediction } from './sample-base.js';
 import { int, oneOf, type ResolvedSettings } from './settings.js';
-import { kernels } from './simd/kernels.js';
-import { allFinite } from './vec.js';
+import { addCheckedInto, allFinite } from './vec.js';
 
 const schema = {
   interval: int(3, 'N: a full step every N steps, N−1 reused steps between', { min: 1 }),
@@ -53,7 +52,7 @@ export class ReuseSampleCache extends SampleCacheBase {
       out.set(last);
       return { data: out, finite: this.finite[section] }; // a copy of a value checked when stored
     }
-    return { data: out, finite: kernels.linearCombinationCheckedInto(out, [last], [1], input) };
+    return { data: out, finite: addCheckedInto(out, input, last) };
   }
 
   protected record(step: StepInfo, section: number, input: Float32Array, output: Float32Array, computed: boolean): void {

@@ -8,7 +8,7 @@ import type { MethodDefinition } from './method-def.js';
 import { SampleCacheBase, type CheckedPrediction } from './sample-base.js';
 import { flag, int, num, numbers, type ResolvedSettings } from './settings.js';
 import { earlyBlendInto, guardDenominator, trajectoryStabilityIndicator } from './tcpade-math.js';
-import { allFinite } from './vec.js';
+import { allFinite, linearCombinationCheckedInto } from './vec.js';
 import { kernels, type Kernels } from './simd/kernels.js';
 
 const schema = {
@@ -185,8 +185,8 @@ class TcPadeReferenceSampleCache extends SampleCacheBase {
     // x_in + R̂ + drift·(x_in − x_in(s−1)), one fused pass
     const finite =
       prev === null
-        ? kernels.linearCombinationCheckedInto(out, [r], [1], input)
-        : kernels.linearCombinationCheckedInto(out, [input, r, prev], [1 + drift, 1, -drift]);
+        ? linearCombinationCheckedInto(out, [r], [1], input)
+        : linearCombinationCheckedInto(out, [input, r, prev], [1 + drift, 1, -drift]);
     return { data: out, finite };
   }
 

@@ -7,9 +7,8 @@ import { ValueHistory } from './history.js';
 import type { MethodDefinition } from './method-def.js';
 import { polyval } from './polyfit.js';
 import { SampleCacheBase, type CheckedPrediction } from './sample-base.js';
-import { kernels } from './simd/kernels.js';
 import { int, num, numbers, type ResolvedSettings } from './settings.js';
-import { relativeL1 } from './vec.js';
+import { addCheckedInto, relativeL1 } from './vec.js';
 
 const schema = {
   threshold: num(0.1, 'compute once the accumulated rescaled change reaches this', { min: 0 }),
@@ -63,7 +62,7 @@ class TeaCacheSampleCache extends SampleCacheBase {
   }
 
   protected predictSection(_step: StepInfo, _section: number, input: Float32Array, out: Float32Array): CheckedPrediction {
-    return { data: out, finite: kernels.linearCombinationCheckedInto(out, [this.residual.at(0).data], [1], input) };
+    return { data: out, finite: addCheckedInto(out, input, this.residual.at(0).data) };
   }
 
   protected record(step: StepInfo, _section: number, input: Float32Array, output: Float32Array, computed: boolean): void {

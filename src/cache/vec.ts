@@ -28,6 +28,13 @@ export function addInto(out: Float32Array, a: Float32Array, b: Float32Array): Fl
   return kernels.linearCombinationInto(out, [b], [1], a);
 }
 
+/** addInto, returning whether every element of `out` is finite (checked as it is made, no second read). */
+export function addCheckedInto(out: Float32Array, a: Float32Array, b: Float32Array): boolean {
+  checkSameLength(out, a, 'addCheckedInto a');
+  checkSameLength(out, b, 'addCheckedInto b');
+  return kernels.linearCombinationCheckedInto(out, [b], [1], a);
+}
+
 /** out = a·wa + b·wb. */
 export function combineInto(out: Float32Array, a: Float32Array, wa: number, b: Float32Array, wb: number): Float32Array {
   for (let i = 0; i < out.length; i++) out[i] = wa * a[i] + wb * b[i];
@@ -74,10 +81,20 @@ export function relativeL1(cur: Float32Array, ref: Float32Array): number {
  * fused SIMD pass where wasm is available (simd/kernels.ts). `out` may alias `base` but not a term.
  */
 export function linearCombinationInto(out: Float32Array, terms: readonly Float32Array[], weights: readonly number[], base?: Float32Array): Float32Array {
+  checkCombination(out, terms, weights, base);
+  return kernels.linearCombinationInto(out, terms, weights, base);
+}
+
+/** linearCombinationInto, returning whether every element of `out` is finite (checked as it is made). */
+export function linearCombinationCheckedInto(out: Float32Array, terms: readonly Float32Array[], weights: readonly number[], base?: Float32Array): boolean {
+  checkCombination(out, terms, weights, base);
+  return kernels.linearCombinationCheckedInto(out, terms, weights, base);
+}
+
+function checkCombination(out: Float32Array, terms: readonly Float32Array[], weights: readonly number[], base?: Float32Array): void {
   if (terms.length !== weights.length || terms.length === 0) {
     throw new CacheUsageError(`linearCombinationInto: ${terms.length} terms and ${weights.length} weights; need the same positive count`);
   }
   for (const t of terms) checkSameLength(out, t, 'linearCombinationInto term');
   if (base) checkSameLength(out, base, 'linearCombinationInto base');
-  return kernels.linearCombinationInto(out, terms, weights, base);
 }

@@ -253,17 +253,24 @@ class WasmKernels implements Kernels {
   }
 
   subInto(out: Float32Array, a: Float32Array, b: Float32Array): Float32Array {
-    this.subCheckedInto(out, a, b, false);
+    this.difference(out, a, b);
+    out.set(this.f32.subarray(0, out.length));
     return out;
   }
 
-  subCheckedInto(out: Float32Array, a: Float32Array, b: Float32Array, check = true): boolean {
+  subCheckedInto(out: Float32Array, a: Float32Array, b: Float32Array): boolean {
+    const n4 = this.difference(out, a, b);
+    out.set(this.f32.subarray(0, out.length));
+    return this.k.allFinite(0, n4) === 1;
+  }
+
+  /** a − b into slot 0; returns its lane-group count. */
+  private difference(out: Float32Array, a: Float32Array, b: Float32Array): number {
     const stride = this.layout(out.length, 3);
     const pa = this.put(a, 1, stride);
     const pb = this.put(b, 2, stride);
     this.k.sub(0, pa, pb, stride >> 2);
-    out.set(this.f32.subarray(0, out.length));
-    return check ? this.k.allFinite(0, stride >> 2) === 1 : true;
+    return stride >> 2;
   }
 
   dividedDifferenceUpdate(diag: readonly Float32Array[], value: Float32Array, dens: readonly number[]): boolean {
