@@ -83,8 +83,12 @@ export interface SampleCache {
    * finite, otherwise throws CachePredictionError (the pipeline computes).
    */
   predict(step: StepInfo, section: number, input: Float32Array, out?: Float32Array): Float32Array;
-  /** After every step, for every section, computed or predicted. Arrays are copied, never kept. */
-  observe(step: StepInfo, section: number, input: Float32Array, output: Float32Array, computed: boolean): void;
+  /**
+   * After every step, for every section, computed or predicted. Arrays are copied, never kept.
+   * `output` is undefined only for a predicted section of a `historyOnlyForecast` method whose prediction
+   * the pipeline did not make because nothing read it; its `input` then holds no meaningful values.
+   */
+  observe(step: StepInfo, section: number, input: Float32Array, output: Float32Array | undefined, computed: boolean): void;
   /** Bytes of Float32Array state held now (history, scratch). */
   bytesHeld(): number;
 }
@@ -113,6 +117,13 @@ export interface CacheMethod {
   readonly settings: SettingsRecord;
   readonly granularity: Granularity;
   readonly needs: CacheNeeds;
+  /**
+   * True when a prediction reads only the history (never the section's `input`) and a predicted section
+   * leaves the history unchanged (a raw-output forecaster). The pipeline may then skip predictions whose
+   * output nobody reads: per-block, every section of a row predicted throughout the step but the last,
+   * whose forecast is made first (a non-finite one sends the row back to section-by-section prediction).
+   */
+  readonly historyOnlyForecast: boolean;
   createSampleCache(ctx: SampleCacheContext): SampleCache;
 }
 

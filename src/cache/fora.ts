@@ -80,5 +80,7 @@ export const foraDefinition: MethodDefinition<typeof schema> = {
   defaultPreset: 'n3',
   granularity: (s) => s.granularity,
   needs: () => ({}),
+  // Raw reuse copies the stored output whatever the input, and reused steps record nothing.
+  historyOnlyForecast: (s) => s.target === 'raw',
   createSampleCache: (s, ctx, label) => new ReuseSampleCache(ctx, label, s),
 };

@@ -21,6 +21,8 @@ export interface MethodDefinition<S extends SettingsSchema> {
   readonly defaultPreset: string;
   granularity(settings: ResolvedSettings<S>): Granularity;
   needs(settings: ResolvedSettings<S>): CacheNeeds;
+  /** CacheMethod.historyOnlyForecast for these settings (absent: false). */
+  historyOnlyForecast?(settings: ResolvedSettings<S>): boolean;
   /** `label` ("method/preset") prefixes every error message of the sample cache. */
   createSampleCache(settings: ResolvedSettings<S>, ctx: SampleCacheContext, label: string): SampleCache;
 }
@@ -71,6 +73,7 @@ export function entryFromDefinition<S extends SettingsSchema>(def: MethodDefinit
         settings,
         granularity,
         needs,
+        historyOnlyForecast: def.historyOnlyForecast?.(settings) ?? false,
         createSampleCache(ctx: SampleCacheContext): SampleCache {
           validateContext(ctx, granularity, label);
           return def.createSampleCache(settings, ctx, label);

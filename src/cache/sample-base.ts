@@ -133,14 +133,21 @@ export abstract class SampleCacheBase implements SampleCache {
     return result;
   }
 
-  observe(step: StepInfo, section: number, input: Float32Array, output: Float32Array, computed: boolean): void {
+  observe(step: StepInfo, section: number, input: Float32Array, output: Float32Array | undefined, computed: boolean): void {
     this.checkCurrent(step, section, 'observe');
     if (this.observed[section]) {
       throw new CacheUsageError(`${this.where()}: observe called twice for step ${step.stepIndex} section ${section}`);
     }
     this.checkLength(section, input, 'observe input');
-    this.checkLength(section, output, 'observe output');
-    this.record(step, section, input, output, computed);
+    if (output === undefined) {
+      // A prediction the pipeline skipped (historyOnlyForecast): nothing to record, the history is unchanged.
+      if (computed || this.decision!.compute || this.decision!.computeSections?.[section] === true) {
+        throw new CacheUsageError(`${this.where()}: observe without an output for step ${step.stepIndex} section ${section}, which was computed`);
+      }
+    } else {
+      this.checkLength(section, output, 'observe output');
+      this.record(step, section, input, output, computed);
+    }
     this.observed[section] = true;
     this.computedNow[section] = computed;
   }

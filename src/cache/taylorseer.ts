@@ -95,5 +95,7 @@ export const taylorSeerDefinition: MethodDefinition<typeof schema> = {
   defaultPreset: 'n4o2',
   granularity: (s) => s.granularity,
   needs: () => ({}),
+  // A raw-output forecast ignores its input and predicted steps record nothing.
+  historyOnlyForecast: (s) => s.target === 'raw',
   createSampleCache: (s, ctx, label) => new TaylorSeerSampleCache(ctx, label, s),
 };

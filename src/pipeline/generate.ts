@@ -87,6 +87,27 @@ function sections(granularity: CacheMethod['granularity'], depth: number): [numb
   }
 }
 
+/**
+ * For a history-only forecaster cut into several sections, a row predicted in every section this step
+ * needs only the last section's forecast: the earlier ones feed predictions that ignore their input.
+ * Makes that forecast first, into the row of `into` where the last section's output lands, and returns
+ * the rows so served. A row whose forecast is not finite is left to the section-by-section path, which
+ * predicts it again and then computes (the same outcome as without the shortcut).
+ */
+function forecastLastSection(step: StepInfo, caches: readonly SampleCache[], decisions: readonly Decision[], last: number, input: Float32Array, into: Float32Array, rowSize: number): Set<number> {
+  const served = new Set<number>();
+  decisions.forEach((d, r) => {
+    if (d.compute || d.computeSections?.some((c) => c)) return;
+    try {
+      caches[r].predict(step, last, row(input, r, rowSize), row(into, r, rowSize));
+      served.add(r);
+    } catch (err) {
+      if (!(err instanceof CachePredictionError)) throw err;
+    }
+  });
+  return served;
+}
+
 interface BatchRun {
   x: Float32Array;
   times: PhaseTimes;
@@ -211,6 +232,10 @@ async function runBatch(model: DiT, o: GenerateOptions, plan: SamplerPlan, sampl
       // Rows planned to compute a section; a run of sections with the same planned rows (a full step of
       // a per-block method, the computed front or rear of a Δ-DiT step) runs as ONE session call.
       const plannedAt = (k: number): number[] => decisions.flatMap((d, r) => (d.compute || d.computeSections?.[k] ? [r] : []));
+      // Section k's output lands in stackBuffers[k % 2] (h starts as the embedding's own array).
+      t0 = now();
+      const elided = caches && o.cache!.historyOnlyForecast && cuts.length > 1 ? forecastLastSection(step, caches, decisions, cuts.length - 1, h, stackBuffers[(cuts.length - 1) % 2], TD) : new Set<number>();
+      times.cacheMs += now() - t0;
       let group: { start: number; end: number; rows: number[]; outs: Float32Array[] } | null = null;
       for (let k = 0; k < cuts.length; k++) {
         const [from, to] = cuts[k];
@@ -243,7 +268,7 @@ async function runBatch(model: DiT, o: GenerateOptions, plan: SamplerPlan, sampl
         const extraRows: number[] = [];
         t0 = now();
         for (let r = 0; r < R; r++) {
-          if (grouped.has(r)) continue;
+          if (grouped.has(r) || elided.has(r)) continue;
           const d = decisions[r];
           if (d.compute || d.computeSections?.[k]) {
             extraRows.push(r);
@@ -274,7 +299,7 @@ async function runBatch(model: DiT, o: GenerateOptions, plan: SamplerPlan, sampl
         if (caches) {
           t0 = now();
           const computedSet = new Set([...group.rows, ...extraRows]);
-          for (let r = 0; r < R; r++) caches[r].observe(step, k, row(h, r, TD), row(hOut, r, TD), computedSet.has(r));
+          for (let r = 0; r < R; r++) caches[r].observe(step, k, row(h, r, TD), elided.has(r) ? undefined : row(hOut, r, TD), computedSet.has(r));
           times.cacheMs += now() - t0;
         }
         h = hOut;

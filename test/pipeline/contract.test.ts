@@ -77,6 +77,7 @@ describe('non-finite predictions fall back to computing, per row and section', (
     const inner = createCacheMethod('taylorseer', 'block-n4o2');
     return {
       ...inner,
+      historyOnlyForecast: false, // every section predicted in order, so section 0's NaN is seen
       createSampleCache(ctx) {
         const c = inner.createSampleCache(ctx);
         const target = ctx.branch === 'cond' && ctx.sampleIndex === 1;
@@ -118,5 +119,58 @@ describe('non-finite predictions fall back to computing, per row and section', (
     // the other rows were not disturbed: sample 0 equals the plain method's
     const px = 28 * 28;
     assert.ok(sameArray(nan.samples.subarray(0, px), probe.samples.subarray(0, px)));
+  });
+});
+
+describe('history-only forecasters: predictions nobody reads are not made', () => {
+  // Counts predict calls of a per-block raw forecaster and can make (cond, sample 1, step 5)'s forecast of
+  // section `nanAt` non-finite; `historyOnly` toggles the pipeline's shortcut.
+  function counted(historyOnly: boolean, calls: Map<string, number>, nanAt?: number): CacheMethod {
+    const inner = createCacheMethod('taylorseer', 'block-n4o2');
+    assert.equal(inner.historyOnlyForecast, true, 'raw-target TaylorSeer declares history-only forecasts');
+    return {
+      ...inner,
+      historyOnlyForecast: historyOnly,
+      createSampleCache(ctx) {
+        const c = inner.createSampleCache(ctx);
+        const target = ctx.branch === 'cond' && ctx.sampleIndex === 1;
+        return {
+          decide: (step, sig) => c.decide(step, sig),
+          predict: (step, section, input, out) => {
+            const key = `${ctx.branch}/${ctx.sampleIndex}/${step.stepIndex}`;
+            calls.set(key, (calls.get(key) ?? 0) + 1);
+            const p = c.predict(step, section, input, out);
+            if (target && step.stepIndex === 5 && section === nanAt) throw new CachePredictionError('injected', step.stepIndex, section);
+            return p;
+          },
+          observe: (step, section, input, output, computed) => c.observe(step, section, input, output, computed),
+          bytesHeld: () => c.bytesHeld(),
+        };
+      },
+    };
+  }
+
+  it('per block, a fully predicted step forecasts only the last block, with the same result bit for bit', async () => {
+    const short = new Map<string, number>();
+    const long = new Map<string, number>();
+    const withShortcut = await generate(model, { ...base, cache: counted(true, short) });
+    const without = await generate(model, { ...base, cache: counted(false, long) });
+    assert.ok(sameArray(withShortcut.samples, without.samples));
+    assert.ok(withShortcut.stats.predictedCount > 0);
+    for (const [key, n] of long) {
+      assert.equal(n, model.depth, `${key}: every block predicted without the shortcut`);
+      assert.equal(short.get(key), 1, `${key}: one forecast with the shortcut`);
+    }
+    assert.deepEqual([...short.keys()].sort(), [...long.keys()].sort());
+  });
+
+  it('a non-finite last-block forecast sends the row back to block-by-block prediction, then computes that block', async () => {
+    const last = model.depth - 1;
+    const withShortcut = await generate(model, { ...base, cache: counted(true, new Map(), last) });
+    const without = await generate(model, { ...base, cache: counted(false, new Map(), last) });
+    assert.ok(sameArray(withShortcut.samples, without.samples));
+    const rec = withShortcut.stats.perStep.find((p) => p.step === 5 && p.branch === 'cond')!.decisions[1];
+    assert.equal(rec.reason, 'nan-fallback');
+    assert.equal(rec.blocksComputed, 1, 'only the block whose forecast failed runs');
   });
 });

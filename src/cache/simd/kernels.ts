@@ -30,12 +30,6 @@ export interface Kernels {
   /** subInto, returning whether every element of `out` is finite. */
   subCheckedInto(out: Float32Array, a: Float32Array, b: Float32Array): boolean;
   /**
-   * Newton divided-difference update with a new value: for j = 1..m, D[j−1] ← cur and
-   * cur ← (cur − old D[j−1]) / dens[j] (cur starts as `value`); then D[m] ← cur. `diag` has m + 1 arrays.
-   * Returns whether `value` was finite (if not, the table is poisoned and must restart).
-   */
-  dividedDifferenceUpdate(diag: readonly Float32Array[], value: Float32Array, dens: readonly number[]): boolean;
-  /**
    * For each row of `coefs`: Σ_i (Σ_j row[j]·arrays[j][i])², up to four arrays, all in float64 (the
    * combinations cancel, as in the TSI).
    */
@@ -105,20 +99,6 @@ export const jsKernels: Kernels = {
   subCheckedInto(out, a, b) {
     return jsKernels.allFinite(jsKernels.subInto(out, a, b));
   },
-  dividedDifferenceUpdate(diag, value, dens) {
-    const finite = jsKernels.allFinite(value);
-    const m = diag.length - 1;
-    for (let i = 0; i < value.length; i++) {
-      let cur = value[i];
-      for (let j = 1; j <= m; j++) {
-        const old = diag[j - 1][i];
-        diag[j - 1][i] = cur;
-        cur = Math.fround(Math.fround(cur - old) * Math.fround(1 / dens[j]));
-      }
-      diag[m][i] = cur;
-    }
-    return finite;
-  },
   sumSquaresOfCombinations(arrays, coefs) {
     const n = arrays[0].length;
     const a = [0, 1, 2, 3].map((j) => (j < arrays.length ? arrays[j] : arrays[0]));
@@ -180,7 +160,6 @@ interface KernelExports {
   axpy(dst: number, src: number, w: number, n4: number): void;
   lincomb4(dst: number, b: number, a0: number, a1: number, a2: number, a3: number, wb: number, w0: number, w1: number, w2: number, w3: number, n4: number): void;
   sub(dst: number, a: number, b: number, n4: number): void;
-  ddLevel(cur: number, prev: number, inv: number, n4: number): void;
   sumsq4(a0: number, a1: number, a2: number, a3: number, c0: number, c1: number, c2: number, c3: number, n4: number): number;
   sumsqMoves(a0: number, a1: number, a2: number, p: number, q: number, n4: number): number;
   sumAbs2(a: number, b: number, p: number, q: number, n4: number): number;
@@ -271,19 +250,6 @@ class WasmKernels implements Kernels {
     const pb = this.put(b, 2, stride);
     this.k.sub(0, pa, pb, stride >> 2);
     return stride >> 2;
-  }
-
-  dividedDifferenceUpdate(diag: readonly Float32Array[], value: Float32Array, dens: readonly number[]): boolean {
-    const m = diag.length - 1;
-    const n = value.length;
-    const stride = this.layout(n, m + 1);
-    const cur = this.put(value, 0, stride);
-    const finite = this.k.allFinite(cur, stride >> 2) === 1; // on the copy, before the levels overwrite it
-    const prev = diag.slice(0, m).map((d, j) => this.put(d, j + 1, stride));
-    for (let j = 1; j <= m; j++) this.k.ddLevel(cur, prev[j - 1], Math.fround(1 / dens[j]), stride >> 2);
-    for (let j = 0; j < m; j++) diag[j].set(this.f32.subarray((j + 1) * stride, (j + 1) * stride + n));
-    diag[m].set(this.f32.subarray(0, n));
-    return finite;
   }
 
   sumSquaresOfCombinations(arrays: readonly Float32Array[], coefs: readonly (readonly number[])[]): number[] {

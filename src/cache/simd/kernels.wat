@@ -48,21 +48,6 @@
         (local.set $a3 (i32.add (local.get $a3) (i32.const 16)))
         (br $next))))
 
-  ;; One level of a divided-difference update: old = prev[i]; prev[i] = cur[i]; cur[i] = (cur[i] − old)·inv
-  (func (export "ddLevel") (param $cur i32) (param $prev i32) (param $inv f32) (param $n4 i32)
-    (local $iv v128) (local $c v128) (local $end i32)
-    (local.set $iv (f32x4.splat (local.get $inv)))
-    (local.set $end (i32.add (local.get $cur) (i32.shl (local.get $n4) (i32.const 4))))
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $cur) (local.get $end)))
-        (local.set $c (v128.load (local.get $cur)))
-        (v128.store (local.get $cur) (f32x4.mul (f32x4.sub (local.get $c) (v128.load (local.get $prev))) (local.get $iv)))
-        (v128.store (local.get $prev) (local.get $c))
-        (local.set $cur (i32.add (local.get $cur) (i32.const 16)))
-        (local.set $prev (i32.add (local.get $prev) (i32.const 16)))
-        (br $next))))
-
   ;; dst[i] = a[i] - b[i]
   (func (export "sub") (param $dst i32) (param $a i32) (param $b i32) (param $n4 i32)
     (local $end i32)
