@@ -122,8 +122,9 @@ export interface CacheMethod {
    * leaves the history unchanged (a raw-output forecaster). The pipeline may then skip predictions whose
    * output nobody reads: per-block, every section of a row predicted throughout the step but the last,
    * whose forecast is made first (a non-finite one sends the row back to section-by-section prediction).
+   * Absent: false.
    */
-  readonly historyOnlyForecast: boolean;
+  readonly historyOnlyForecast?: boolean;
   createSampleCache(ctx: SampleCacheContext): SampleCache;
 }
 

@@ -15,7 +15,7 @@ const schema = {
   warmupSteps: int(5, 'steps 0..warmupSteps−1 always compute (code: 0…4)', { min: 0 }),
   fullEvery: int(8, 'steps with s % fullEvery == 0 compute (code: 8)', { min: 1 }),
   finalSteps: int(1, 'the last finalSteps steps always compute', { min: 0 }),
-  theta: num(1.4, 'gate: skip when TSI < theta (code: 1.4, i.e. always open)', { min: 0 }),
+  theta: num(1.4, 'gate: skip when TSI < theta (code: 1.4; TSI ≤ 1, so above 1 the gate is always open and the TSI is not computed)', { min: 0 }),
   lambda: num(10, 'element-wise σ = exp(−λ·|R1−R2| / (|R1|+|R2|+sigmaEpsilon))', { min: 0 }),
   sigmaEpsilon: num(1e-8, 'ε inside element-wise σ', { min: 0 }),
   denominatorScale: num(0.1, 'denominator 1 − denominatorScale·σ', { min: 0 }),
@@ -159,9 +159,13 @@ class TcPadeReferenceSampleCache extends SampleCacheBase {
       smallHistoryAverageInto(out, newest, this.s.smallHistoryWeights);
     } else {
       const r2 = this.history.at(1).data;
-      tsi = trajectoryStabilityIndicator(r1, r2, this.history.at(2).data);
-      if (Number.isNaN(tsi)) return { compute: true, reason: 'nan-fallback', stage, signal: tsi, threshold: this.s.theta };
-      if (!(tsi < this.s.theta)) return { compute: true, reason: 'tsi', stage, signal: tsi, threshold: this.s.theta };
+      // TSI ≤ 1, so a threshold above 1 (the code's 1.4) never closes the gate: no TSI pass then. A NaN
+      // history still ends in a computed step, through the prediction's finiteness check.
+      if (this.s.theta <= 1) {
+        tsi = trajectoryStabilityIndicator(r1, r2, this.history.at(2).data);
+        if (Number.isNaN(tsi)) return { compute: true, reason: 'nan-fallback', stage, signal: tsi, threshold: this.s.theta };
+        if (!(tsi < this.s.theta)) return { compute: true, reason: 'tsi', stage, signal: tsi, threshold: this.s.theta };
+      }
       if (stage === 'early') {
         earlyBlendInto(out, r1, r2, this.s.alpha1);
         if (!allFinite(out)) {

@@ -19,7 +19,6 @@ function recorder(traces: RowTrace[]): CacheMethod {
     settings: {},
     granularity: 'stack',
     needs: { modulatedInput0: true },
-    historyOnlyForecast: false,
     createSampleCache(): SampleCache {
       const trace: RowTrace = { inputChange: [], outputChange: [] };
       traces.push(trace);

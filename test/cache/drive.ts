@@ -1,7 +1,7 @@
 // Drive one SampleCache of a stack-level method by hand: a chosen input per step and a chosen true
 // residual per step, so tests know exactly what history the method saw and what it should predict.
 
-import { createRequestCache, type CacheMethod, type CacheSignals, type Decision, type StepInfo } from '../../src/cache/index.js';
+import { CachePredictionError, createRequestCache, type CacheMethod, type CacheSignals, type Decision, type StepInfo } from '../../src/cache/index.js';
 
 export interface DriveStep {
   readonly decision: Decision;
@@ -28,14 +28,22 @@ export function drive(method: CacheMethod, opts: DriveOptions): DriveStep[] {
     const step: StepInfo = { stepIndex: s, totalSteps, tau };
     const r = opts.residual(s, tau);
     const input = opts.input?.(s, tau) ?? new Float32Array(r.length);
-    const decision = cache.decide(step, opts.signals?.(s, tau) ?? {});
-    let output: Float32Array;
+    let decision = cache.decide(step, opts.signals?.(s, tau) ?? {});
+    let output: Float32Array | undefined;
+    if (!decision.compute) {
+      try {
+        output = cache.predict(step, 0, input);
+      } catch (e) {
+        // as the pipeline does: a non-finite prediction is computed instead
+        if (!(e instanceof CachePredictionError)) throw e;
+        decision = { ...decision, compute: true, reason: 'nan-fallback' };
+      }
+    }
     if (decision.compute) {
       output = Float32Array.from(input, (v, i) => v + r[i]);
       if (opts.computedOutput) output = opts.computedOutput(s, input, output);
-    } else {
-      output = cache.predict(step, 0, input);
     }
+    if (output === undefined) throw new Error('internal: no output');
     cache.observe(step, 0, input, output, decision.compute);
     steps.push({ decision, input, output });
   }

@@ -21,7 +21,6 @@ export function trajectoryRecorder(into: Recording[]): CacheMethod {
     settings: {},
     granularity: 'stack' as const,
     needs: {},
-    historyOnlyForecast: false,
     createSampleCache(ctx: SampleCacheContext): SampleCache {
       const rec: Recording = { branch: ctx.branch, sampleIndex: ctx.sampleIndex, taus: [], residual: [], raw: [] };
       into.push(rec);
