@@ -4,7 +4,8 @@
 /**
  * Where the pipeline cuts the network for a method:
  * - `stack`: one section, the whole block stack (x_in [T*D] → x_out [T*D]);
- * - `per-block`: `sections` = depth, section i is block i, predicted sections are chained;
+ * - `per-block`: the blocks in `sections` contiguous ranges, by default one block each (a method may group
+ *   them, `CacheMethod.blockRanges`); predicted sections are chained;
  * - `first-block`: block 0 always runs, section 0 = blocks 1..L-1 (input = block 0's output);
  * - `output`: one section, the whole model (input = latent x_t, output = model output), for opaque models.
  */
@@ -100,8 +101,12 @@ export interface SampleCacheContext {
   readonly taus: readonly number[];
   readonly branch: string;
   readonly sampleIndex: number;
-  /** Number of sections the pipeline cuts (depth for `per-block`, else 1). */
+  /** Number of sections the pipeline cuts (`per-block`: the block ranges, else 1). */
   readonly sections: number;
+  /**
+   * `per-block`: the blocks [from, to) of each section, in order (absent: section i is block i).
+   */
+  readonly sectionBlocks?: readonly (readonly [number, number])[];
 }
 
 export interface CacheNeeds {
@@ -125,6 +130,11 @@ export interface CacheMethod {
    * Absent: false.
    */
   readonly historyOnlyForecast?: boolean;
+  /**
+   * `per-block` only: the sections as contiguous block ranges [from, to) covering 0..depth in order
+   * (absent: one section per block). Δ-DiT reuses whole ranges: one residual across a range, not one per block.
+   */
+  blockRanges?(depth: number): readonly (readonly [number, number])[];
   createSampleCache(ctx: SampleCacheContext): SampleCache;
 }
 

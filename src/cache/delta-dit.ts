@@ -1,5 +1,7 @@
 // Δ-DiT-style partial reuse (per-block): on in-between steps only a range of blocks is replaced by its
 // input plus the residual stored at its last compute, the rear range early in sampling, the front late.
+// The pipeline cuts the stack at the ranges' edges (`blockRanges`), so a range is one section with one
+// residual (Δ-DiT's Δ-cache) rather than one per block: the same sum, a third of the passes.
 
 import type { CacheSignals, Decision, SampleCacheContext, StepInfo } from './contract.js';
 import { fullStepGuard, intervalFull, maxSkipsGuard, stageBoundary } from './guards.js';
@@ -24,6 +26,9 @@ class DeltaDitSampleCache extends SampleCacheBase {
   private readonly finite: boolean[];
   /** Step of each section's last compute; a stored residual from an older one is stale. */
   private readonly lastComputed: number[];
+  /** Blocks [from, to) of each section. */
+  private readonly blocks: readonly (readonly [number, number])[];
+  /** Blocks replaced on a partial step. */
   private readonly cachedCount: number;
 
   constructor(
@@ -35,15 +40,17 @@ class DeltaDitSampleCache extends SampleCacheBase {
     this.stored = Array.from({ length: ctx.sections }, () => new ValueHistory(1));
     this.finite = new Array<boolean>(ctx.sections).fill(true);
     this.lastComputed = new Array<number>(ctx.sections).fill(-1);
-    this.cachedCount = Math.min(ctx.sections, Math.max(1, Math.round(s.cachedFraction * ctx.sections)));
+    this.blocks = ctx.sectionBlocks ?? Array.from({ length: ctx.sections }, (_, i) => [i, i + 1] as const);
+    this.cachedCount = cachedBlocks(s, this.blocks.at(-1)![1]);
   }
 
-  /** true for blocks that run on a partial step at `stepIndex`. */
+  /** true for sections that run on a partial step at `stepIndex`. */
   private runMask(stepIndex: number, totalSteps: number): { mask: boolean[]; early: boolean } {
     const early = stepIndex < stageBoundary(this.s.boundaryFraction, totalSteps);
-    const n = this.ctx.sections;
-    // Early steps shape the outline, which the front blocks produce: keep them, reuse the rear.
-    const mask = Array.from({ length: n }, (_, i) => (early ? i < n - this.cachedCount : i >= this.cachedCount));
+    const depth = this.blocks.at(-1)![1];
+    // Early steps shape the outline, which the front blocks produce: keep them, reuse the rear. Sections
+    // never straddle a range edge when the pipeline cut at blockRanges (or one block per section).
+    const mask = this.blocks.map(([from, to]) => (early ? to <= depth - this.cachedCount : from >= this.cachedCount));
     return { mask, early };
   }
 
@@ -91,6 +98,18 @@ class DeltaDitSampleCache extends SampleCacheBase {
   }
 }
 
+/** Blocks a partial step replaces: the rounded share, at least one, at most all. */
+function cachedBlocks(s: DeltaSettings, depth: number): number {
+  return Math.min(depth, Math.max(1, Math.round(s.cachedFraction * depth)));
+}
+
+/** Sections cut at the edges of the early (rear) and late (front) reused ranges. */
+function deltaBlockRanges(s: DeltaSettings, depth: number): [number, number][] {
+  const c = cachedBlocks(s, depth);
+  const edges = [...new Set([0, c, depth - c, depth])].filter((e) => e >= 0 && e <= depth).sort((a, b) => a - b);
+  return edges.slice(1).map((to, k) => [edges[k], to]);
+}
+
 export const deltaDitDefinition: MethodDefinition<typeof schema> = {
   name: 'delta-dit',
   description: 'Δ-DiT-style partial reuse: on in-between steps the rear (early) or front (late) blocks are replaced by input + stored residual.',
@@ -101,6 +120,7 @@ export const deltaDitDefinition: MethodDefinition<typeof schema> = {
   },
   defaultPreset: 'n2',
   granularity: () => 'per-block',
+  blockRanges: deltaBlockRanges,
   needs: () => ({}),
   createSampleCache: (s, ctx, label) => new DeltaDitSampleCache(ctx, label, s),
 };

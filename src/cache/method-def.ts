@@ -23,6 +23,8 @@ export interface MethodDefinition<S extends SettingsSchema> {
   needs(settings: ResolvedSettings<S>): CacheNeeds;
   /** CacheMethod.historyOnlyForecast for these settings (absent: false). */
   historyOnlyForecast?(settings: ResolvedSettings<S>): boolean;
+  /** CacheMethod.blockRanges for these settings (absent: one section per block). */
+  blockRanges?(settings: ResolvedSettings<S>, depth: number): readonly (readonly [number, number])[];
   /** `label` ("method/preset") prefixes every error message of the sample cache. */
   createSampleCache(settings: ResolvedSettings<S>, ctx: SampleCacheContext, label: string): SampleCache;
 }
@@ -74,6 +76,7 @@ export function entryFromDefinition<S extends SettingsSchema>(def: MethodDefinit
         granularity,
         needs,
         historyOnlyForecast: def.historyOnlyForecast?.(settings) ?? false,
+        ...(def.blockRanges ? { blockRanges: (depth: number) => def.blockRanges!(settings, depth) } : {}),
         createSampleCache(ctx: SampleCacheContext): SampleCache {
           validateContext(ctx, granularity, label);
           return def.createSampleCache(settings, ctx, label);

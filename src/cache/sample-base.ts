@@ -37,6 +37,9 @@ export function validateContext(ctx: SampleCacheContext, granularity: Granularit
   if (!Number.isInteger(ctx.sections) || ctx.sections < 1) {
     throw new CacheUsageError(`${where}: sections must be a positive integer, got ${ctx.sections}`);
   }
+  if (ctx.sectionBlocks !== undefined && ctx.sectionBlocks.length !== ctx.sections) {
+    throw new CacheUsageError(`${where}: sectionBlocks has ${ctx.sectionBlocks.length} ranges for ${ctx.sections} sections`);
+  }
   if (granularity !== 'per-block' && ctx.sections !== 1) {
     throw new CacheUsageError(`${where}: granularity '${granularity}' has exactly 1 section, got sections = ${ctx.sections}`);
   }

@@ -164,24 +164,32 @@ export class DiT {
   }
 
   /**
-   * Blocks [from, to) in one session call, returning every block's output ([batch, T, D] each, in order):
-   * per-block caching on a step where the same rows compute a run of blocks needs each intermediate, and
-   * one call instead of to − from saves their per-call overhead.
+   * Blocks [from, ends.at(−1)) in one session call, returning the hidden state after block e − 1 for each
+   * e in `ends` (strictly increasing, [batch, T, D] each): per-block caching on a step where the same rows
+   * compute a run of sections needs each section's output, and one call instead of one per section saves
+   * their per-call overhead.
    */
-  async blocksEach(from: number, to: number, tokens: Float32Array, cond: Float32Array, batch: number): Promise<Float32Array[]> {
-    if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from < to && to <= this.config.depth)) {
-      throw new ModelInputError(`block range [${from}, ${to}) is not inside [0, ${this.config.depth})`);
+  async blocksSplit(from: number, ends: readonly number[], tokens: Float32Array, cond: Float32Array, batch: number): Promise<Float32Array[]> {
+    const to = ends.at(-1) ?? from;
+    const increasing = ends.every((e, k) => Number.isInteger(e) && e > (k === 0 ? from : ends[k - 1]));
+    if (!(Number.isInteger(from) && 0 <= from && from < to && to <= this.config.depth && increasing)) {
+      throw new ModelInputError(`block range [${from}, ${to}) split after [${ends.join(', ')}] is not an increasing split inside [0, ${this.config.depth})`);
     }
-    const cg = await this.graph(`blocks_each_${from}_${to}`, (g, P) => {
+    const cg = await this.graph(`blocks_split_${from}_${ends.join('_')}`, (g, P) => {
       const [h, c] = this.tokenInputs(g);
       let x = h;
       for (let i = from; i < to; i++) {
         x = block(g, P, this.config, i, x, c);
-        g.output(`out${i}`, x);
+        if (ends.includes(i + 1)) g.output(`out${i + 1}`, x);
       }
     });
     const r = await cg.run(this.tokenFeeds(tokens, cond, batch));
-    return Array.from({ length: to - from }, (_, k) => r[`out${from + k}`].data as Float32Array);
+    return ends.map((e) => r[`out${e}`].data as Float32Array);
+  }
+
+  /** Blocks [from, to) in one session call, returning every block's output (blocksSplit at every block). */
+  blocksEach(from: number, to: number, tokens: Float32Array, cond: Float32Array, batch: number): Promise<Float32Array[]> {
+    return this.blocksSplit(from, Array.from({ length: Math.max(0, to - from) }, (_, k) => from + k + 1), tokens, cond, batch);
   }
 
   /** Segment `blocks[i]`. */

@@ -73,12 +73,18 @@ function row(a: Float32Array, r: number, rowSize: number): Float32Array {
 }
 
 /** Contiguous block ranges the method's granularity cuts the stack into. */
-function sections(granularity: CacheMethod['granularity'], depth: number): [number, number][] {
-  switch (granularity) {
+function sections(method: CacheMethod, depth: number): [number, number][] {
+  switch (method.granularity) {
     case 'stack':
       return [[0, depth]];
-    case 'per-block':
-      return Array.from({ length: depth }, (_, i) => [i, i + 1] as [number, number]);
+    case 'per-block': {
+      const ranges = method.blockRanges?.(depth) ?? Array.from({ length: depth }, (_, i) => [i, i + 1] as const);
+      const ok = ranges.length > 0 && ranges.every(([from, to], k) => from === (k === 0 ? 0 : ranges[k - 1][1]) && to > from) && ranges.at(-1)![1] === depth;
+      if (!ok) {
+        throw new GenerateError(`${method.name}/${method.preset}: block ranges ${JSON.stringify(ranges)} must be contiguous, non-empty and cover blocks 0..${depth - 1} in order`);
+      }
+      return ranges.map(([from, to]) => [from, to]);
+    }
     case 'first-block':
       if (depth < 2) throw new GenerateError('first-block caching needs a model with at least 2 blocks');
       return [[1, depth]];
@@ -132,10 +138,13 @@ async function runBatch(model: DiT, o: GenerateOptions, plan: SamplerPlan, sampl
   const rowSample = branches.flatMap(() => sampleIdx);
   const rowBranch = branches.flatMap((b) => sampleIdx.map(() => b));
   const taus = plan.timesteps.map((t) => t / 1000);
+  const cuts = o.cache ? sections(o.cache, c.depth) : [[0, c.depth] as [number, number]];
+  const perBlock = o.cache?.granularity === 'per-block';
   const caches: SampleCache[] | undefined = o.cache
-    ? rowSample.map((s, r) => o.cache!.createSampleCache({ totalSteps: plan.steps, taus, branch: rowBranch[r], sampleIndex: s, sections: o.cache!.granularity === 'per-block' ? c.depth : 1 }))
+    ? rowSample.map((s, r) =>
+        o.cache!.createSampleCache({ totalSteps: plan.steps, taus, branch: rowBranch[r], sampleIndex: s, sections: perBlock ? cuts.length : 1, ...(perBlock ? { sectionBlocks: cuts } : {}) }),
+      )
     : undefined;
-  const cuts = o.cache ? sections(o.cache.granularity, c.depth) : [[0, c.depth] as [number, number]];
   const sampler = createSampler(plan, { noise: o.eta ? batchNoiseSource(o.seed + 7919, sampleIdx) : undefined });
   const x0 = new Float32Array(B * px);
   sampleIdx.forEach((s, k) => x0.set(noiseForSample(o.seed, s, [c.inChannels, c.inputSize, c.inputSize]), k * px));
@@ -254,8 +263,8 @@ async function runBatch(model: DiT, o: GenerateOptions, plan: SamplerPlan, sampl
             const hIn = all ? h : gatherRows(h, rows, TD);
             const cIn = all ? e.cond : gatherRows(e.cond, rows, D);
             const last = cuts[end - 1][1];
-            // blocksEach returns one output per block: only per-block cuts span several sections
-            outs = end - k === 1 ? [await model.blocks(from, to, hIn, cIn, rows.length)] : await model.blocksEach(from, last, hIn, cIn, rows.length);
+            // one output per section of the run (only per-block cuts span several sections)
+            outs = end - k === 1 ? [await model.blocks(from, to, hIn, cIn, rows.length)] : await model.blocksSplit(from, cuts.slice(k, end).map((cut) => cut[1]), hIn, cIn, rows.length);
             times.blocksMs += now() - t0;
             blockEvals += rows.length * (last - from);
             rows.forEach((r) => (rowComputedBlocks[r] += last - from));
@@ -311,7 +320,7 @@ async function runBatch(model: DiT, o: GenerateOptions, plan: SamplerPlan, sampl
       t0 = now();
       out = await model.head(h, e.cond, R);
       times.headMs += now() - t0;
-      if (o.cache?.granularity === 'per-block') rowComputedBlocks.forEach((n, r) => (blocksComputed[r] = n));
+      if (perBlock) rowComputedBlocks.forEach((n, r) => (blocksComputed[r] = n));
     }
 
     // Guidance on the ε/v channels, then the sampler step.

@@ -8,6 +8,8 @@ import { readSafetensorsSync, toFloat32, toInt64Numbers } from '../../src/io/saf
 import { loadDiT, readDiTWeights } from '../../src/models/load.js';
 import { positionEmbedding2d } from '../../src/models/dit-graph.js';
 import { DiT } from '../../src/models/dit.js';
+import { namedConfig } from '../../src/models/dit-config.js';
+import { randomDiTWeights } from '../../src/models/random-weights.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const orig = path.join(here, '../fixtures/dit_original_tiny');
@@ -108,6 +110,21 @@ describe('segment extras', () => {
     await m.release();
   });
 
+  it('blocksSplit returns the hidden states after the requested blocks only, equal to chaining blocks', async () => {
+    const config = { ...namedConfig('mnist-dit-tiny'), depth: 4 };
+    const m = new DiT(config, randomDiTWeights(config, 3), { threads: 1 });
+    const x = Float32Array.from({ length: 2 * 28 * 28 }, (_, i) => Math.sin(i));
+    const e = await m.embed(x, [2, 1, 28, 28], [500, 20], [3, 10]);
+    const split = await m.blocksSplit(1, [3, 4], e.tokens, e.cond, 2);
+    assert.equal(split.length, 2);
+    let h = e.tokens;
+    for (let i = 1; i < 4; i++) h = await m.block(i, h, e.cond, 2);
+    assert.ok(maxAbsDiff(split[1], h) < 1e-6);
+    const two = await m.blocks(1, 3, e.tokens, e.cond, 2);
+    assert.ok(maxAbsDiff(split[0], two) < 1e-6);
+    await m.release();
+  });
+
   it('blocksEach returns every block output of one call, equal to chaining single blocks; then the golden head', async () => {
     const g = golden();
     const m = await loadDiT(orig, { threads: 1 });
@@ -121,6 +138,7 @@ describe('segment extras', () => {
     }
     assert.ok(maxAbsDiff(await m.head(each[m.depth - 1], e.cond, 2), g.out) <= 1e-5);
     await assert.rejects(() => m.blocksEach(1, 1, e.tokens, e.cond, 2), /block range \[1, 1\)/);
+    await assert.rejects(() => m.blocksSplit(0, [1, 1], e.tokens, e.cond, 2), /not an increasing split/);
     await m.release();
   });
 });

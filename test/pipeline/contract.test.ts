@@ -174,3 +174,37 @@ describe('history-only forecasters: predictions nobody reads are not made', () =
     assert.equal(rec.blocksComputed, 1, 'only the block whose forecast failed runs');
   });
 });
+
+describe('block ranges: a per-block method may group blocks into sections', () => {
+  const config = { ...namedConfig('mnist-dit-tiny'), depth: 4 };
+  let model: DiT;
+  before(() => {
+    model = new DiT(config, randomDiTWeights(config, 12), { threads: 1 });
+  });
+  after(() => model.release());
+
+  it('Δ-DiT reuses whole ranges (one residual per range): equal to a residual per block up to rounding', async () => {
+    const ranged = createCacheMethod('delta-dit', 'n2');
+    assert.deepEqual(ranged.blockRanges?.(model.depth), [
+      [0, model.depth / 2],
+      [model.depth / 2, model.depth],
+    ]);
+    const perBlock: CacheMethod = { ...ranged, blockRanges: undefined };
+    const a = await generate(model, { ...base, cache: ranged });
+    const b = await generate(model, { ...base, cache: perBlock });
+    assert.equal(a.stats.blockComputeRatio, b.stats.blockComputeRatio);
+    assert.ok(a.stats.blockComputeRatio < 1);
+    let worst = 0;
+    a.samples.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b.samples[i]))));
+    assert.ok(worst < 1e-4, `ranges vs blocks: max abs difference ${worst}`);
+    const partial = a.stats.perStep.flatMap((p) => p.decisions).filter((d) => !d.compute);
+    assert.ok(partial.length > 0 && partial.every((d) => d.blocksComputed === model.depth / 2));
+    // one stored residual per range instead of one per block
+    assert.ok(a.stats.cacheBytesPeak < b.stats.cacheBytesPeak, `${a.stats.cacheBytesPeak} vs ${b.stats.cacheBytesPeak}`);
+  });
+
+  it('ranges that skip or overlap blocks are refused with the ranges named', async () => {
+    const bad: CacheMethod = { ...createCacheMethod('delta-dit', 'n2'), blockRanges: () => [[0, 1], [2, model.depth]] };
+    await assert.rejects(() => generate(model, { ...base, cache: bad }), /block ranges \[\[0,1\],\[2,\d+\]\] must be contiguous/);
+  });
+});
