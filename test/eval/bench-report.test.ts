@@ -71,6 +71,17 @@ describe('bench report judgements', () => {
     assert.deepEqual(beats.sort(), ['fewer-steps 8/20>tcpade/fast:FID', 'fora/n3>tcpade/fast:PSNR', 'taylorseer/n4o2>tcpade/slow:FID'].sort());
   });
 
+  it('with bootstrap spreads, an FID lead counts only beyond twice the combined spread', () => {
+    const spread = (r: BenchRow, fidStd: number): BenchRow => ({ ...r, fidStd });
+    // slow: 10.5 ± 0.3; n4o2: 10.4 ± 0.4 → 0.1 < 2·0.5: noise; a 9.0 ± 0.4 baseline clears 1.0.
+    const noisy = group.map((r) => spread(r, r.preset === 'slow' ? 0.3 : 0.4));
+    const beats = baselinesBeatingOurs(noisy).map((b) => `${b.baseline.label}>${b.ours.label}:${b.metrics.join('+')}`);
+    assert.deepEqual(beats.sort(), ['fora/n3>tcpade/fast:PSNR']);
+    const clear = [...noisy, spread(row('fora', 'n4', 2.1, 9.0, 20), 0.4)];
+    const more = baselinesBeatingOurs(clear).map((b) => `${b.baseline.label}>${b.ours.label}:${b.metrics.join('+')}`);
+    assert.ok(more.includes('fora/n4>tcpade/slow:FID'), more.join(', '));
+  });
+
   it('bestSetting: lowest FID among presets ≥ 1.5×, else the fastest', () => {
     const fora = [row('fora', 'n2', 1.9, 10.2, 40), row('fora', 'n3', 2.6, 12, 31), row('fora', 'n4', 1.2, 9, 45)];
     assert.equal(bestSetting(fora)?.preset, 'n2');

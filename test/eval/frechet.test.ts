@@ -153,3 +153,18 @@ test('frechetDistance / featureStats: bad input gives a LinalgError', () => {
   assert.throws(() => featureStats(new Float32Array(3), 1, 3), /at least 2 feature vectors/);
   assert.throws(() => featureStats(new Float32Array([1, NaN, 2, 3]), 2, 2), /non-finite mean/);
 });
+
+test('bootstrapFidStd: 0 when every sample is the same, falls with the sample count, reproducible', async () => {
+  const { bootstrapFidStd } = await import('../../src/eval/metrics.js');
+  const dim = 6;
+  const ref = featureStats(randomFeatures(500, dim, 1), 500, dim);
+  const one = randomFeatures(1, dim, 2);
+  const same = new Float32Array(40 * dim);
+  for (let k = 0; k < 40; k++) same.set(one, k * dim);
+  assert.equal(bootstrapFidStd(same, 40, dim, ref, 20), 0);
+  const many = randomFeatures(400, dim, 3);
+  const small = bootstrapFidStd(many.subarray(0, 50 * dim), 50, dim, ref, 40);
+  const large = bootstrapFidStd(many, 400, dim, ref, 40);
+  assert.ok(small > 1.5 * large, `n = 50: ${small}, n = 400: ${large} (expected roughly √8 apart)`);
+  assert.equal(bootstrapFidStd(many, 400, dim, ref, 40), large);
+});

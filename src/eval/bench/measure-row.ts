@@ -104,6 +104,7 @@ export async function measureRow(ctx: GroupContext, v: Variant): Promise<BenchRo
     psnr: fid.psnr,
     ssim: fid.ssim,
     fid: dist.fid,
+    ...(dist.fidStd !== undefined ? { fidStd: dist.fidStd } : {}),
     ...(dist.fidError ? { fidError: dist.fidError } : {}),
     fidFull: isNone ? dist.fid : (ctx.fullFid ?? NaN),
     fidReal: dist.fidReal,

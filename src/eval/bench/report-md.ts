@@ -1,5 +1,6 @@
 // The human-readable report of a bench run (bench/results/<run>.md): setup, targets, headline table,
 // one table per (model, steps) with its figures, baselines that beat ours, and the prediction study.
+import { FID_BOOTSTRAP } from './quality.js';
 import { baselinesBeatingOurs, bestSetting, checkSpeedTarget, finite, isOurs } from './compare.js';
 import { machineLine } from './machine.js';
 import { median } from './numbers.js';
@@ -41,7 +42,7 @@ const GROUP_HEADER =
 function groupLine(r: BenchRow): string {
   const below = finite(r.speedupWall) && finite(r.speedupBound) && r.speedupWall < r.speedupBound && r.method !== 'none' ? ' ⚠' : '';
   const ideal = finite(r.blockComputeRatio) && r.blockComputeRatio > 0 ? `${(1 / r.blockComputeRatio).toFixed(2)}×` : dash;
-  const fid = !finite(r.fid) && r.fidError ? 'n/a †' : f(r.fid, 3);
+  const fid = !finite(r.fid) && r.fidError ? 'n/a †' : finite(r.fidStd) ? `${f(r.fid, 3)} ± ${f(r.fidStd, 1)}` : f(r.fid, 3);
   return `| ${methodCell(r)} | ${pct(r.blockComputeRatio)} | ${ideal} | ${speedupCell(r)}${below} | ${f(r.speedupBound, 2)}× | ${psnrCell(r)} | ${f(r.ssim, 3)} | ${fid} | ${pct(r.classAcc)} | ${f(r.cacheMsPerStep, 2)} (${f(r.cacheOverheadPct, 2)} %) |`;
 }
 
@@ -111,7 +112,7 @@ export function renderMarkdown(data: BenchFile, links: FigureLinks): string {
     `- **Speed**: ${String(fp.reps)} interleaved (full, method) pairs per row in this one process, order alternating, on the first ${String(fp.timingN)} samples in one batch; speedup = full wall / method wall per pair, median [min–max]. ⚠ marks a row below issue 5's floor 0.9/(1 − f·b) (f = skipped share of block FLOPs, b = blocks' share of a full step, measured on the same runs).`,
   );
   out.push(
-    `- **Quality**: PSNR = mean per-image PSNR vs the full run of the same seeds, each capped at ${PSNR_CAP_DB} dB (identical images); SSIM (Gaussian 11×11, σ 1.5) likewise; FID = Fréchet distance of the metric classifier's features (\`${String(fp.classifier)}\`) vs the MNIST test set, with FID full (same N, full compute) and FID real (N real training images: the floor at this N) beside it; class accuracy = share classified as the requested class.`,
+    `- **Quality**: PSNR = mean per-image PSNR vs the full run of the same seeds, each capped at ${PSNR_CAP_DB} dB (identical images); SSIM (Gaussian 11×11, σ 1.5) likewise; FID = Fréchet distance of the metric classifier's features (\`${String(fp.classifier)}\`) vs the MNIST test set (± its standard deviation over ${FID_BOOTSTRAP} bootstrap resamples of the row's N samples), with FID full (same N, full compute) and FID real (N real training images: the floor at this N) beside it; class accuracy = share classified as the requested class.`,
   );
   out.push('- **Block compute** = block evaluations / those of the full run at the requested steps (fewer-steps counted against the requested steps); ideal = 1 / block compute. Cache ms/step = cache bookkeeping + prediction per step of the timing batch.');
   for (const m of Object.values(data.models)) {
@@ -170,7 +171,7 @@ export function renderMarkdown(data: BenchFile, links: FigureLinks): string {
       if (failedFid.length) out.push(`† FID could not be computed: ${failedFid.join('; ')}`, '');
       const beats = baselinesBeatingOurs(group);
       if (beats.length) {
-        out.push('Baselines that beat ours at speedup ≥ 1.5× (at least as fast, better on the named metric):');
+        out.push('Baselines that beat ours at speedup ≥ 1.5× (at least as fast, better on the named metric; FID only by more than twice the rows\' combined bootstrap spread):');
         out.push('');
         for (const b of beats) {
           out.push(

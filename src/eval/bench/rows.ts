@@ -66,6 +66,8 @@ export interface BenchRow {
   readonly psnr: number;
   readonly ssim: number;
   readonly fid: number;
+  /** FID's standard deviation over bootstrap resamples of the row's N samples (absent in older files). */
+  readonly fidStd?: number;
   /** Set when FID could not be computed (fid is then null in the file). */
   readonly fidError?: string;
   readonly fidFull: number;
