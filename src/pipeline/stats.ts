@@ -51,6 +51,25 @@ export interface RunStats {
   perStep: StepRecord[];
 }
 
+/**
+ * Steps on which the rows of a batch disagreed (some ran blocks that another row predicted), so the
+ * blocks ran for part of the batch — in smaller, less efficient session calls than one for all rows.
+ * Records of one batch's step are consecutive in `perStep` (one per branch).
+ */
+export function splitSteps(s: Pick<RunStats, 'perStep'>): number {
+  let count = 0;
+  for (let i = 0; i < s.perStep.length; ) {
+    const kinds = new Set<string>();
+    let j = i;
+    for (; j < s.perStep.length && s.perStep[j].step === s.perStep[i].step; j++) {
+      for (const d of s.perStep[j].decisions) kinds.add(d.compute ? 'all' : `blocks ${d.blocksComputed ?? 0}`);
+    }
+    if (kinds.size > 1) count++;
+    i = j;
+  }
+  return count;
+}
+
 export function emptyTimes(): PhaseTimes {
   return { embedMs: 0, blocksMs: 0, headMs: 0, signalMs: 0, cacheMs: 0, samplerMs: 0 };
 }

@@ -8,6 +8,7 @@ import { DiT } from '../../src/models/dit.js';
 import { namedConfig } from '../../src/models/dit-config.js';
 import { randomDiTWeights } from '../../src/models/random-weights.js';
 import { GenerateOptions, generate } from '../../src/pipeline/generate.js';
+import { splitSteps } from '../../src/pipeline/stats.js';
 
 let model: DiT;
 before(() => {
@@ -206,5 +207,26 @@ describe('block ranges: a per-block method may group blocks into sections', () =
   it('ranges that skip or overlap blocks are refused with the ranges named', async () => {
     const bad: CacheMethod = { ...createCacheMethod('delta-dit', 'n2'), blockRanges: () => [[0, 1], [2, model.depth]] };
     await assert.rejects(() => generate(model, { ...base, cache: bad }), /block ranges \[\[0,1\],\[2,\d+\]\] must be contiguous/);
+  });
+});
+
+describe('split steps: rows of a batch that decide differently', () => {
+  it('a fixed schedule never splits the batch; one row deciding otherwise makes one split step', async () => {
+    const fixed = await generate(model, { ...base, cache: createCacheMethod('fora', 'n3') });
+    assert.equal(splitSteps(fixed.stats), 0);
+    // force a split: sample 1 of the cond branch computes on step 4, everyone else predicts
+    const inner = createCacheMethod('fora', 'n3');
+    const forced: CacheMethod = {
+      ...inner,
+      createSampleCache(ctx) {
+        const c = inner.createSampleCache(ctx);
+        const odd = ctx.branch === 'cond' && ctx.sampleIndex === 1;
+        return { ...c, decide: (step, sig) => (odd && step.stepIndex === 4 ? (c.decide(step, sig), { compute: true, reason: 'schedule' }) : c.decide(step, sig)), predict: c.predict.bind(c), observe: c.observe.bind(c), bytesHeld: c.bytesHeld.bind(c) };
+      },
+    };
+    const run = await generate(model, { ...base, cache: forced });
+    const at4 = run.stats.perStep.filter((p) => p.step === 4).flatMap((p) => p.decisions.map((d) => d.compute));
+    assert.deepEqual(at4, [false, true, false, false], 'setup: step 4 is predicted by all but cond/sample 1');
+    assert.equal(splitSteps(run.stats), 1);
   });
 });

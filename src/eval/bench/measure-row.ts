@@ -3,6 +3,7 @@
 import { resolveCacheChoice, type CacheChoice } from '../../cli/cache-choice.js';
 import type { DiT } from '../../models/dit.js';
 import { generate, type GenerateResult } from '../../pipeline/generate.js';
+import { splitSteps } from '../../pipeline/stats.js';
 import { toUnitRange } from '../../pipeline/images.js';
 import type { MnistReference } from '../metrics.js';
 import type { BenchConfig } from './config.js';
@@ -113,6 +114,7 @@ export async function measureRow(ctx: GroupContext, v: Variant): Promise<BenchRo
     cacheOverheadPct: (100 * timing.cacheMsPerStep) / timing.fullStepMs,
     signalMsPerStep: timing.signalMsPerStep,
     cacheBytesPeak: result.stats.cacheBytesPeak,
+    splitSteps: splitSteps(timing.pairs[0].method),
     qualityWallMs: result.stats.wallMs,
     ...(isNone ? { samplesSha256: ctx.fullSha256 } : {}),
   };

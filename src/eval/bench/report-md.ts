@@ -40,7 +40,8 @@ const GROUP_HEADER =
   '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
 
 function groupLine(r: BenchRow): string {
-  const below = finite(r.speedupWall) && finite(r.speedupBound) && r.speedupWall < r.speedupBound && r.method !== 'none' ? ' ⚠' : '';
+  const split = r.splitSteps ? ` (${r.splitSteps} split)` : '';
+  const below = finite(r.speedupWall) && finite(r.speedupBound) && r.speedupWall < r.speedupBound && r.method !== 'none' ? ` ⚠${split}` : '';
   const ideal = finite(r.blockComputeRatio) && r.blockComputeRatio > 0 ? `${(1 / r.blockComputeRatio).toFixed(2)}×` : dash;
   const fid = !finite(r.fid) && r.fidError ? 'n/a †' : finite(r.fidStd) ? `${f(r.fid, 3)} ± ${f(r.fidStd, 1)}` : f(r.fid, 3);
   return `| ${methodCell(r)} | ${pct(r.blockComputeRatio)} | ${ideal} | ${speedupCell(r)}${below} | ${f(r.speedupBound, 2)}× | ${psnrCell(r)} | ${f(r.ssim, 3)} | ${fid} | ${pct(r.classAcc)} | ${f(r.cacheMsPerStep, 2)} (${f(r.cacheOverheadPct, 2)} %) |`;
@@ -109,7 +110,7 @@ export function renderMarkdown(data: BenchFile, links: FigureLinks): string {
     `- **Samples**: N = **${String(fp.n)}** per row, sample k has class k mod 10 and noise from (seed ${String(fp.seed)}, k) — the same samples in every row; CFG scale ${String(fp.cfgScale)}; quality runs in batches of ${String(fp.batchSize)}.`,
   );
   out.push(
-    `- **Speed**: ${String(fp.reps)} interleaved (full, method) pairs per row in this one process, order alternating, on the first ${String(fp.timingN)} samples in one batch; speedup = full wall / method wall per pair, median [min–max]. ⚠ marks a row below issue 5's floor 0.9/(1 − f·b) (f = skipped share of block FLOPs, b = blocks' share of a full step, measured on the same runs).`,
+    `- **Speed**: ${String(fp.reps)} interleaved (full, method) pairs per row in this one process, order alternating, on the first ${String(fp.timingN)} samples in one batch; speedup = full wall / method wall per pair, median [min–max]. ⚠ marks a row below issue 5's floor 0.9/(1 − f·b) (f = skipped share of block FLOPs, b = blocks' share of a full step, measured on the same runs); "(n split)" beside it counts the steps on which the timing batch's rows decided differently, so the blocks ran for part of the batch in a smaller, less efficient call.`,
   );
   out.push(
     `- **Quality**: PSNR = mean per-image PSNR vs the full run of the same seeds, each capped at ${PSNR_CAP_DB} dB (identical images); SSIM (Gaussian 11×11, σ 1.5) likewise; FID = Fréchet distance of the metric classifier's features (\`${String(fp.classifier)}\`) vs the MNIST test set (± its standard deviation over ${FID_BOOTSTRAP} bootstrap resamples of the row's N samples), with FID full (same N, full compute) and FID real (N real training images: the floor at this N) beside it; class accuracy = share classified as the requested class.`,

@@ -80,6 +80,8 @@ export interface BenchRow {
   /** Extra signal compute per step (TeaCache modulated input, FBCache block 0) (ms). */
   readonly signalMsPerStep: number;
   readonly cacheBytesPeak: number;
+  /** Steps of the timing batch on which its rows disagreed and the blocks ran split (absent in older files). */
+  readonly splitSteps?: number;
   /** Wall time of the N-sample quality run (informational; not a speed measurement). */
   readonly qualityWallMs: number;
   /** `none` rows: sha256 of the full samples, checked when a resumed run recomputes them. */
