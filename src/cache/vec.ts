@@ -32,7 +32,7 @@ export function addInto(out: Float32Array, a: Float32Array, b: Float32Array): Fl
 export function addCheckedInto(out: Float32Array, a: Float32Array, b: Float32Array): boolean {
   checkSameLength(out, a, 'addCheckedInto a');
   checkSameLength(out, b, 'addCheckedInto b');
-  return kernels.linearCombinationCheckedInto(out, [b], [1], a);
+  return kernels.addCheckedInto(out, a, b);
 }
 
 /** out = a·wa + b·wb. */
@@ -67,10 +67,7 @@ export function diffAndSumNorms(a: Float32Array, b: Float32Array): { diff: numbe
  */
 export function relativeL1(cur: Float32Array, ref: Float32Array): number {
   checkSameLength(ref, cur, 'relativeL1');
-  const [num, den] = kernels.sumAbsOfCombinations(cur, ref, [
-    [1, -1],
-    [0, 1],
-  ]);
+  const [num, den] = kernels.relativeL1Sums(cur, ref);
   if (Number.isNaN(num) || Number.isNaN(den)) return NaN;
   if (den === 0) return num === 0 ? 0 : Infinity;
   return num / den;

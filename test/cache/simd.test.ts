@@ -54,11 +54,14 @@ for (const k of [jsKernels, wasm].filter((x): x is Kernels => x !== null)) {
       assert.deepEqual([...a], [2, 3, 4, 5, 6]);
     });
 
-    it('subInto is exact', () => {
+    it('subInto and addCheckedInto are exact', () => {
       for (const n of lengths) {
         const [a, b] = [randomVec(n, 1), randomVec(n, 2)];
         const out = k.subInto(new Float32Array(n), a, b);
         out.forEach((v, i) => assert.equal(v, Math.fround(a[i] - b[i])));
+        const sum = new Float32Array(n);
+        assert.equal(k.addCheckedInto(sum, a, b), true);
+        sum.forEach((v, i) => assert.equal(v, Math.fround(a[i] + b[i])));
       }
     });
 
@@ -103,15 +106,12 @@ for (const k of [jsKernels, wasm].filter((x): x is Kernels => x !== null)) {
   });
 }
 
-describe('sumAbsOfCombinations: wasm equals float64 sums', () => {
+describe('relativeL1Sums: wasm equals float64 sums', () => {
   it('Σ|a − b| and Σ|b| over odd lengths', () => {
     for (const k of [jsKernels, wasm].filter((x): x is Kernels => x !== null)) {
       for (const n of [1, 6, 12545]) {
         const [a, b] = [randomVec(n, 3), randomVec(n, 4)];
-        const [d, s] = k.sumAbsOfCombinations(a, b, [
-          [1, -1],
-          [0, 1],
-        ]);
+        const [d, s] = k.relativeL1Sums(a, b);
         let wd = 0;
         let ws = 0;
         for (let i = 0; i < n; i++) {
@@ -145,7 +145,7 @@ describe('trajectorySums: one float64 pass = the four sums taken separately', ()
 });
 
 describe('checked kernels report finiteness of what they made', () => {
-  it('linearCombinationCheckedInto, subCheckedInto: NaN, ±Inf and overflow → false', () => {
+  it('linearCombinationCheckedInto, subCheckedInto, addCheckedInto: NaN, ±Inf and overflow → false', () => {
     for (const k of [jsKernels, wasm].filter((x): x is Kernels => x !== null)) {
       for (const n of [5, 12545]) {
         const a = randomVec(n, 1);
@@ -159,9 +159,12 @@ describe('checked kernels report finiteness of what they made', () => {
           c[n - 1] = bad;
           assert.equal(k.linearCombinationCheckedInto(out, [c], [0.5], b), false, `${k.name} n=${n} ${bad}`);
           assert.equal(k.subCheckedInto(out, b, c), false, `${k.name} n=${n} ${bad}`);
+          assert.equal(k.addCheckedInto(out, c, b), false, `${k.name} n=${n} ${bad}`);
         }
         const big = new Float32Array(n).fill(3e38);
         assert.equal(k.linearCombinationCheckedInto(out, [big, big], [1, 1]), false, 'overflow to Inf');
+        assert.equal(k.addCheckedInto(out, big, big), false, 'overflow to Inf');
+        assert.equal(k.subCheckedInto(out, big, Float32Array.from(big, (v) => -v)), false, 'overflow to Inf');
       }
     }
   });

@@ -25,6 +25,8 @@ export interface Kernels {
   linearCombinationInto(out: Float32Array, terms: readonly Float32Array[], weights: readonly number[], base?: Float32Array): Float32Array;
   /** linearCombinationInto, returning whether every element of `out` is finite (checked where it is made). */
   linearCombinationCheckedInto(out: Float32Array, terms: readonly Float32Array[], weights: readonly number[], base?: Float32Array): boolean;
+  /** out = a + b (out may alias a or b), returning whether every element of `out` is finite. */
+  addCheckedInto(out: Float32Array, a: Float32Array, b: Float32Array): boolean;
   /** out = a − b (out may alias a or b). */
   subInto(out: Float32Array, a: Float32Array, b: Float32Array): Float32Array;
   /** subInto, returning whether every element of `out` is finite. */
@@ -44,8 +46,8 @@ export interface Kernels {
    * [‖d1‖², ‖d2‖², ⟨d1, d2⟩, ‖a0 + a1‖²] (the TSI and σ of TC-Padé).
    */
   trajectorySums(a0: Float32Array, a1: Float32Array, a2: Float32Array): [number, number, number, number];
-  /** For each (p, q): Σ_i |p·a[i] + q·b[i]| in float64. */
-  sumAbsOfCombinations(a: Float32Array, b: Float32Array, pq: readonly (readonly [number, number])[]): number[];
+  /** [Σ_i |a[i] − b[i]|, Σ_i |b[i]|] in float64, one pass (the relative L1 change of TeaCache and FBCache). */
+  relativeL1Sums(a: Float32Array, b: Float32Array): [number, number];
   allFinite(a: Float32Array): boolean;
   /**
    * The released code's element-wise prediction in float32 (wasm only; tcpade-reference.ts holds the
@@ -91,6 +93,10 @@ export const jsKernels: Kernels = {
   },
   linearCombinationCheckedInto(out, terms, weights, base) {
     return jsKernels.allFinite(jsKernels.linearCombinationInto(out, terms, weights, base));
+  },
+  addCheckedInto(out, a, b) {
+    for (let i = 0; i < out.length; i++) out[i] = a[i] + b[i];
+    return jsKernels.allFinite(out);
   },
   subInto(out, a, b) {
     for (let i = 0; i < out.length; i++) out[i] = a[i] - b[i];
@@ -138,12 +144,14 @@ export const jsKernels: Kernels = {
     }
     return [n1, n2, dot, sum2];
   },
-  sumAbsOfCombinations(a, b, pq) {
-    return pq.map(([p, q]) => {
-      let s = 0;
-      for (let i = 0; i < a.length; i++) s += Math.abs(p * a[i] + q * b[i]);
-      return s;
-    });
+  relativeL1Sums(a, b) {
+    let diff = 0;
+    let ref = 0;
+    for (let i = 0; i < a.length; i++) {
+      diff += Math.abs(a[i] - b[i]);
+      ref += Math.abs(b[i]);
+    }
+    return [diff, ref];
   },
   allFinite(a) {
     // A finite sum proves every element finite; a non-finite one (NaN/Inf, or overflow) is settled per element.
@@ -159,10 +167,11 @@ interface KernelExports {
   memory: WebAssembly.Memory;
   axpy(dst: number, src: number, w: number, n4: number): void;
   lincomb4(dst: number, b: number, a0: number, a1: number, a2: number, a3: number, wb: number, w0: number, w1: number, w2: number, w3: number, n4: number): void;
-  sub(dst: number, a: number, b: number, n4: number): void;
+  add(dst: number, a: number, b: number, n4: number): number;
+  sub(dst: number, a: number, b: number, n4: number): number;
   sumsq4(a0: number, a1: number, a2: number, a3: number, c0: number, c1: number, c2: number, c3: number, n4: number): number;
   sumsqMoves(a0: number, a1: number, a2: number, p: number, q: number, n4: number): number;
-  sumAbs2(a: number, b: number, p: number, q: number, n4: number): number;
+  relativeL1Sums(a: number, b: number, n4: number, out: number): void;
   trajectorySums(a0: number, a1: number, a2: number, n4: number, out: number): void;
   allFinite(a: number, n4: number): number;
   padePaper(out: number, a: number, b: number, base: number, n4: number, b0: number, b1: number, a1: number, eps: number, beta: number, wb: number): void;
@@ -231,25 +240,27 @@ class WasmKernels implements Kernels {
     return n4;
   }
 
+  addCheckedInto(out: Float32Array, a: Float32Array, b: Float32Array): boolean {
+    return this.pairwise(this.k.add, out, a, b);
+  }
+
   subInto(out: Float32Array, a: Float32Array, b: Float32Array): Float32Array {
-    this.difference(out, a, b);
-    out.set(this.f32.subarray(0, out.length));
+    this.pairwise(this.k.sub, out, a, b);
     return out;
   }
 
   subCheckedInto(out: Float32Array, a: Float32Array, b: Float32Array): boolean {
-    const n4 = this.difference(out, a, b);
-    out.set(this.f32.subarray(0, out.length));
-    return this.k.allFinite(0, n4) === 1;
+    return this.pairwise(this.k.sub, out, a, b);
   }
 
-  /** a − b into slot 0; returns its lane-group count. */
-  private difference(out: Float32Array, a: Float32Array, b: Float32Array): number {
+  /** out = op(a, b) through slot 0; returns whether every element is finite (checked by the kernel). */
+  private pairwise(op: KernelExports['add'], out: Float32Array, a: Float32Array, b: Float32Array): boolean {
     const stride = this.layout(out.length, 3);
     const pa = this.put(a, 1, stride);
     const pb = this.put(b, 2, stride);
-    this.k.sub(0, pa, pb, stride >> 2);
-    return stride >> 2;
+    const finite = op(0, pa, pb, stride >> 2) === 1;
+    out.set(this.f32.subarray(0, out.length));
+    return finite;
   }
 
   sumSquaresOfCombinations(arrays: readonly Float32Array[], coefs: readonly (readonly number[])[]): number[] {
@@ -277,10 +288,13 @@ class WasmKernels implements Kernels {
     return [r[0], r[1], r[2], r[3]];
   }
 
-  sumAbsOfCombinations(a: Float32Array, b: Float32Array, pq: readonly (readonly [number, number])[]): number[] {
-    const stride = this.layout(a.length, 2);
+  relativeL1Sums(a: Float32Array, b: Float32Array): [number, number] {
+    const stride = this.layout(a.length, 3); // slot 2 holds the two f64 results
     const [pa, pb] = [this.put(a, 0, stride), this.put(b, 1, stride)];
-    return pq.map(([p, q]) => this.k.sumAbs2(pa, pb, p, q, stride >> 2));
+    const out = 2 * stride * 4;
+    this.k.relativeL1Sums(pa, pb, stride >> 2, out);
+    const r = new Float64Array(this.k.memory.buffer, out, 2);
+    return [r[0], r[1]];
   }
 
   referencePredictionInto(out: Float32Array, r1: Float32Array, r2: Float32Array, k: ReferenceKernelParams): number {

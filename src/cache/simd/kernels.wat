@@ -48,18 +48,39 @@
         (local.set $a3 (i32.add (local.get $a3) (i32.const 16)))
         (br $next))))
 
-  ;; dst[i] = a[i] - b[i]
-  (func (export "sub") (param $dst i32) (param $a i32) (param $b i32) (param $n4 i32)
-    (local $end i32)
+  ;; dst[i] = a[i] − b[i]; returns 1 if every difference is finite (checked on the way, x − x ≠ 0 for NaN/±Inf)
+  (func (export "sub") (param $dst i32) (param $a i32) (param $b i32) (param $n4 i32) (result i32)
+    (local $x v128) (local $bad v128) (local $end i32)
+    (local.set $bad (v128.const i32x4 0 0 0 0))
     (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $n4) (i32.const 4))))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
-        (v128.store (local.get $dst) (f32x4.sub (v128.load (local.get $a)) (v128.load (local.get $b))))
+        (local.set $x (f32x4.sub (v128.load (local.get $a)) (v128.load (local.get $b))))
+        (v128.store (local.get $dst) (local.get $x))
+        (local.set $bad (v128.or (local.get $bad) (f32x4.ne (f32x4.sub (local.get $x) (local.get $x)) (v128.const f32x4 0 0 0 0))))
         (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
         (local.set $a (i32.add (local.get $a) (i32.const 16)))
         (local.set $b (i32.add (local.get $b) (i32.const 16)))
-        (br $next))))
+        (br $next)))
+    (i32.eqz (v128.any_true (local.get $bad))))
+
+  ;; dst[i] = a[i] + b[i]; returns 1 if every sum is finite (x_in + stored residual of the reuse methods)
+  (func (export "add") (param $dst i32) (param $a i32) (param $b i32) (param $n4 i32) (result i32)
+    (local $x v128) (local $bad v128) (local $end i32)
+    (local.set $bad (v128.const i32x4 0 0 0 0))
+    (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $n4) (i32.const 4))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
+        (local.set $x (f32x4.add (v128.load (local.get $a)) (v128.load (local.get $b))))
+        (v128.store (local.get $dst) (local.get $x))
+        (local.set $bad (v128.or (local.get $bad) (f32x4.ne (f32x4.sub (local.get $x) (local.get $x)) (v128.const f32x4 0 0 0 0))))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+        (local.set $a (i32.add (local.get $a) (i32.const 16)))
+        (local.set $b (i32.add (local.get $b) (i32.const 16)))
+        (br $next)))
+    (i32.eqz (v128.any_true (local.get $bad))))
 
   ;; Σ_i (c0·a0[i] + c1·a1[i] + c2·a2[i] + c3·a3[i])², all in float64 (two f64x2 halves per 4 lanes):
   ;; TSI-style combinations cancel (R1·u − R2·(u + v) + R3·v), which float32 would not survive.
@@ -189,31 +210,31 @@
     (f64.store offset=16 (local.get $out) (f64.add (f64x2.extract_lane 0 (local.get $c)) (f64x2.extract_lane 1 (local.get $c))))
     (f64.store offset=24 (local.get $out) (f64.add (f64x2.extract_lane 0 (local.get $m)) (f64x2.extract_lane 1 (local.get $m)))))
 
-  ;; Σ_i |p·a[i] + q·b[i]| in float64 (TeaCache's and FBCache's relative L1 change: (1, −1), then (0, 1))
-  (func (export "sumAbs2")
-    (param $a i32) (param $b i32) (param $p f64) (param $q f64) (param $n4 i32) (result f64)
-    (local $vp v128) (local $vq v128) (local $xa v128) (local $xb v128) (local $acc v128) (local $end i32)
-    (local.set $vp (f64x2.splat (local.get $p)))
-    (local.set $vq (f64x2.splat (local.get $q)))
-    (local.set $acc (f64x2.splat (f64.const 0)))
+  ;; Σ_i |a[i] − b[i]| and Σ_i |b[i]| in float64 in one pass, stored as two f64 at $out (TeaCache's and
+  ;; FBCache's relative L1 change ‖a − b‖₁ / ‖b‖₁)
+  (func (export "relativeL1Sums") (param $a i32) (param $b i32) (param $n4 i32) (param $out i32)
+    (local $xa v128) (local $xb v128) (local $diff v128) (local $ref v128) (local $end i32)
+    (local.set $diff (f64x2.splat (f64.const 0)))
+    (local.set $ref (f64x2.splat (f64.const 0)))
     (local.set $end (i32.add (local.get $a) (i32.shl (local.get $n4) (i32.const 4))))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $a) (local.get $end)))
         (local.set $xa (v128.load (local.get $a)))
         (local.set $xb (v128.load (local.get $b)))
-        (local.set $acc (f64x2.add (local.get $acc) (f64x2.abs (f64x2.add
-          (f64x2.mul (local.get $vp) (f64x2.promote_low_f32x4 (local.get $xa)))
-          (f64x2.mul (local.get $vq) (f64x2.promote_low_f32x4 (local.get $xb)))))))
+        (local.set $diff (f64x2.add (local.get $diff)
+          (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (local.get $xa)) (f64x2.promote_low_f32x4 (local.get $xb))))))
+        (local.set $ref (f64x2.add (local.get $ref) (f64x2.abs (f64x2.promote_low_f32x4 (local.get $xb)))))
         (local.set $xa (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $xa) (local.get $xa)))
         (local.set $xb (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $xb) (local.get $xb)))
-        (local.set $acc (f64x2.add (local.get $acc) (f64x2.abs (f64x2.add
-          (f64x2.mul (local.get $vp) (f64x2.promote_low_f32x4 (local.get $xa)))
-          (f64x2.mul (local.get $vq) (f64x2.promote_low_f32x4 (local.get $xb)))))))
+        (local.set $diff (f64x2.add (local.get $diff)
+          (f64x2.abs (f64x2.sub (f64x2.promote_low_f32x4 (local.get $xa)) (f64x2.promote_low_f32x4 (local.get $xb))))))
+        (local.set $ref (f64x2.add (local.get $ref) (f64x2.abs (f64x2.promote_low_f32x4 (local.get $xb)))))
         (local.set $a (i32.add (local.get $a) (i32.const 16)))
         (local.set $b (i32.add (local.get $b) (i32.const 16)))
         (br $next)))
-    (f64.add (f64x2.extract_lane 0 (local.get $acc)) (f64x2.extract_lane 1 (local.get $acc))))
+    (f64.store (local.get $out) (f64.add (f64x2.extract_lane 0 (local.get $diff)) (f64x2.extract_lane 1 (local.get $diff))))
+    (f64.store offset=8 (local.get $out) (f64.add (f64x2.extract_lane 0 (local.get $ref)) (f64x2.extract_lane 1 (local.get $ref)))))
 
   ;; The paper's Padé [2/1] (tcpade-math.ts, padePaperInto), element-wise in float32:
   ;;   out = wb·base + (b0·a + b1·b) / guard(1 + a1·a) + β·(a − b),  guard: |den| ≥ ε keeping its sign (0 → +ε)
