@@ -250,7 +250,7 @@ async function runBatch(model: DiT, o: GenerateOptions, plan: SamplerPlan, sampl
         const [from, to] = cuts[k];
         // Two [R, T, D] buffers reused for the whole batch (caches copy what they keep): a fresh
         // 0.4–1 MB array per section and step kept V8's collector busy inside the timed cache calls.
-        const hOut = h === stackBuffers[0] ? stackBuffers[1] : stackBuffers[0];
+        let hOut: Float32Array = h === stackBuffers[0] ? stackBuffers[1] : stackBuffers[0];
         if (group === null || k >= group.end) {
           const rows = plannedAt(k);
           const same = (other: number[]): boolean => other.length === rows.length && other.every((r, j) => r === rows[j]);
@@ -292,10 +292,13 @@ async function runBatch(model: DiT, o: GenerateOptions, plan: SamplerPlan, sampl
           }
         }
         times.cacheMs += now() - t0;
-        if (group.rows.length) {
+        if (group.rows.length === R) {
+          // Every row ran this section: its output array is the section's output as it is (nothing else
+          // writes into it; the caches copy what they keep). No elided rows exist on such a step.
+          hOut = group.outs[k - group.start];
+        } else if (group.rows.length) {
           const res = group.outs[k - group.start];
-          if (group.rows.length === R) hOut.set(res);
-          else group.rows.forEach((r, j) => hOut.set(res.subarray(j * TD, (j + 1) * TD), r * TD));
+          group.rows.forEach((r, j) => hOut.set(res.subarray(j * TD, (j + 1) * TD), r * TD));
         }
         if (extraRows.length) {
           t0 = now();
