@@ -7,8 +7,10 @@ export interface RequestSchedule {
   readonly totalSteps: number;
   /** Trajectory coordinate per step (DDPM: t/1000, flow: sigma), strictly monotone. */
   readonly taus: readonly number[];
-  /** Sections the pipeline cuts (depth for per-block, else 1). */
+  /** Sections the pipeline cuts (per-block: the block ranges, else 1). */
   readonly sections: number;
+  /** Per-block: the blocks [from, to) of each section (absent: section i is block i). */
+  readonly sectionBlocks?: readonly (readonly [number, number])[];
 }
 
 export interface RequestCache {
@@ -39,7 +41,14 @@ export function createRequestCache(
     caches.set(
       branch,
       Array.from({ length: batchSize }, (_, sampleIndex) =>
-        method.createSampleCache({ totalSteps: schedule.totalSteps, taus, branch, sampleIndex, sections: schedule.sections }),
+        method.createSampleCache({
+          totalSteps: schedule.totalSteps,
+          taus,
+          branch,
+          sampleIndex,
+          sections: schedule.sections,
+          ...(schedule.sectionBlocks ? { sectionBlocks: schedule.sectionBlocks } : {}),
+        }),
       ),
     );
   }

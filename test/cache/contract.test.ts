@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createCacheMethod, listCacheMethods, type CacheMethod } from '../../src/cache/index.js';
+import { createCacheMethod, createRequestCache, listCacheMethods, type CacheMethod } from '../../src/cache/index.js';
 import { runRequest, unevenTaus, type RequestRun } from './fake-pipeline.js';
 
 const taus20 = unevenTaus(20);
@@ -89,6 +89,44 @@ describe('cache contract (every method × preset)', () => {
           assert.ok(both.bytesHeldAtEnd > 0, 'a skipping method holds history');
         });
       }
+    });
+  }
+});
+
+describe('historyOnlyForecast is declared only where predictions ignore their input', () => {
+  const variants = listCacheMethods().flatMap((m) => m.presets.map((p) => createCacheMethod(m.name, p)));
+  const declared = variants.filter((m) => m.historyOnlyForecast);
+  it('raw-target TaylorSeer and FORA declare it; residual forms and TC-Padé do not', () => {
+    const names = declared.map((m) => `${m.name}/${m.preset}`);
+    assert.ok(names.includes('taylorseer/block-n4o2') && names.includes('fora/lite-n3'), names.join(', '));
+    assert.ok(!names.some((n) => n.startsWith('tcpade/') || n.startsWith('delta-dit/') || n === 'fora/n3'), names.join(', '));
+  });
+
+  for (const method of declared) {
+    it(`${method.name}/${method.preset}: two inputs give the same forecast, and a skipped one can be observed without output`, () => {
+      const steps = 16;
+      const taus = unevenTaus(steps);
+      const sections = method.granularity === 'per-block' ? 3 : 1;
+      const n = 5;
+      const c = createRequestCache(method, { totalSteps: steps, taus, sections }, ['cond'], 1).get('cond', 0);
+      let predicted = 0;
+      for (let s = 0; s < steps; s++) {
+        const step = { stepIndex: s, totalSteps: steps, tau: taus[s] };
+        const d = c.decide(step, {});
+        for (let k = 0; k < sections; k++) {
+          const input = Float32Array.from({ length: n }, (_, i) => Math.sin(s + i + k));
+          if (d.compute || d.computeSections?.[k]) {
+            c.observe(step, k, input, Float32Array.from(input, (v, i) => v + taus[s] * (i + 1) + k), true);
+            continue;
+          }
+          const a = Float32Array.from(c.predict(step, k, input));
+          const b = c.predict(step, k, Float32Array.from(input, (v) => 10 * v - 3));
+          assert.deepEqual([...b], [...a], `step ${s} section ${k}`);
+          c.observe(step, k, input, sections > 1 ? undefined : a, false);
+          predicted++;
+        }
+      }
+      assert.ok(predicted > 0, 'the run must predict something');
     });
   }
 });

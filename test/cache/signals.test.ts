@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CacheConfigError, CacheUsageError, createCacheMethod, createRequestCache, polyfit, polyval } from '../../src/cache/index.js';
+import { CacheConfigError, CacheUsageError, createCacheMethod, createRequestCache, polyfit, polyval, type CacheMethod } from '../../src/cache/index.js';
 import { computedSet, drive, evenTaus } from './drive.js';
 
 const f32 = (...v: number[]): Float32Array => Float32Array.from(v);
@@ -123,10 +123,10 @@ describe('fbcache', () => {
 });
 
 describe('delta-dit masks (per-block)', () => {
-  it('early partial steps run the front blocks and reuse the rear; late ones the reverse', () => {
-    const m = createCacheMethod('delta-dit', 'n2');
+  /** 8 steps through a per-block Δ-DiT cache: each step's mask ('full' or computeSections) and bytes held at decide. */
+  function driveMasks(m: CacheMethod, sections: number, sectionBlocks?: readonly (readonly [number, number])[]): { masks: (readonly boolean[] | 'full')[]; held: number[] } {
     const taus = evenTaus(8);
-    const cache = createRequestCache(m, { totalSteps: 8, taus, sections: 4 }, ['cond'], 1).get('cond', 0);
+    const cache = createRequestCache(m, { totalSteps: 8, taus, sections, ...(sectionBlocks ? { sectionBlocks } : {}) }, ['cond'], 1).get('cond', 0);
     const masks: (readonly boolean[] | 'full')[] = [];
     const held: number[] = [];
     for (let s = 0; s < 8; s++) {
@@ -135,17 +135,30 @@ describe('delta-dit masks (per-block)', () => {
       held.push(cache.bytesHeld());
       masks.push(d.compute ? 'full' : d.computeSections!);
       let h = f32(s, 1);
-      for (let sec = 0; sec < 4; sec++) {
+      for (let sec = 0; sec < sections; sec++) {
         const run = d.compute || d.computeSections![sec];
         const out = run ? Float32Array.from(h, (v) => v + sec + 1) : cache.predict(step, sec, h);
         cache.observe(step, sec, h, out, run);
         h = out;
       }
     }
+    return { masks, held };
+  }
+
+  it('early partial steps run the front blocks and reuse the rear; late ones the reverse', () => {
+    const { masks, held } = driveMasks(createCacheMethod('delta-dit', 'n2'), 4);
     // warm-up 1 → full at 0, 2, 4, 6; boundary 0.5·8 = 4.
     assert.deepEqual(masks, ['full', [true, true, false, false], 'full', [true, true, false, false], 'full', [false, false, true, true], 'full', [false, false, true, true]]);
     // Computed sections store their residual only if a step within the interval ahead may reuse it
     // (8 bytes each here): the rear two at step 0; the front two first at step 3, as step 4 lies past the boundary.
     assert.deepEqual(held, [0, 16, 16, 16, 32, 32, 32, 32]);
+  });
+
+  it('over block ranges (its own cut), a section is replaced exactly when its blocks lie in the reused range', () => {
+    const m = createCacheMethod('delta-dit', 'n2', { cachedFraction: 0.25 });
+    const ranges = m.blockRanges!(4); // c = 1: [0,1) [1,3) [3,4)
+    const { masks } = driveMasks(m, 3, ranges);
+    // early: only the last block (range [3, 4)) is reused; late: only the first ([0, 1)).
+    assert.deepEqual(masks, ['full', [true, true, false], 'full', [true, true, false], 'full', [false, true, true], 'full', [false, true, true]]);
   });
 });

@@ -204,6 +204,20 @@ describe('block ranges: a per-block method may group blocks into sections', () =
     assert.ok(a.stats.cacheBytesPeak < b.stats.cacheBytesPeak, `${a.stats.cacheBytesPeak} vs ${b.stats.cacheBytesPeak}`);
   });
 
+  it('Δ-DiT with a quarter of the blocks cached cuts three ranges and replaces the rear one early, the front one late', async () => {
+    const quarter = createCacheMethod('delta-dit', 'n2', { cachedFraction: 0.25 });
+    assert.deepEqual(quarter.blockRanges?.(4), [
+      [0, 1],
+      [1, 3],
+      [3, 4],
+    ]);
+    const run = await generate(model, { ...base, steps: 12, cache: quarter });
+    const partial = run.stats.perStep.flatMap((p) => p.decisions.filter((d) => !d.compute).map((d) => ({ stage: d.stage, blocks: d.blocksComputed })));
+    assert.ok(partial.some((d) => d.stage === 'early') && partial.some((d) => d.stage === 'late'));
+    assert.ok(partial.every((d) => d.blocks === 3), JSON.stringify(partial));
+    assert.equal(run.stats.blockComputeRatio, (12 - partial.length / 4 + (3 / 4) * (partial.length / 4)) / 12);
+  });
+
   it('ranges that skip or overlap blocks are refused with the ranges named', async () => {
     const bad: CacheMethod = { ...createCacheMethod('delta-dit', 'n2'), blockRanges: () => [[0, 1], [2, model.depth]] };
     await assert.rejects(() => generate(model, { ...base, cache: bad }), /block ranges \[\[0,1\],\[2,\d+\]\] must be contiguous/);
