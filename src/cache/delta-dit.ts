@@ -106,7 +106,7 @@ function cachedBlocks(s: DeltaSettings, depth: number): number {
 /** Sections cut at the edges of the early (rear) and late (front) reused ranges. */
 function deltaBlockRanges(s: DeltaSettings, depth: number): [number, number][] {
   const c = cachedBlocks(s, depth);
-  const edges = [...new Set([0, c, depth - c, depth])].filter((e) => e >= 0 && e <= depth).sort((a, b) => a - b);
+  const edges = [...new Set([0, c, depth - c, depth])].sort((a, b) => a - b); // 1 ≤ c ≤ depth: all in [0, depth]
   return edges.slice(1).map((to, k) => [edges[k], to]);
 }
 

@@ -9,7 +9,7 @@
 
 import { CacheUsageError } from './contract.js';
 import { ValueHistory } from './history.js';
-import { allFinite, linearCombinationCheckedInto, linearCombinationInto } from './vec.js';
+import { linearCombinationCheckedInto, linearCombinationInto } from './vec.js';
 
 /**
  * - `newton`: D[j] = f[x0, …, xj] (true divided differences, newest node x0); evaluates the polynomial
@@ -77,9 +77,8 @@ export class DividedDifferences {
       }
       next.push(c);
     }
-    const stored = this.values.pushCopy(this.updates++, coord, value).data;
     this.coefs = next;
-    return allFinite(stored);
+    return this.values.pushCopyChecked(this.updates++, coord, value);
   }
 
   /**
@@ -97,7 +96,7 @@ export class DividedDifferences {
   }
 
   /** The weight of each stored value (newest first) in p(coord) truncated to `order`. */
-  valueWeights(coord: number, order: number = this.order): number[] {
+  private valueWeights(coord: number, order: number): number[] {
     if (this.coefs.length === 0) throw new CacheUsageError('DividedDifferences: evaluate before any point was added');
     const m = Math.min(order, this.order);
     // Newton's term weights are Π_{l<j} (x − x_l), Taylor's k^j / j!.

@@ -7,7 +7,7 @@ import { ValueHistory } from './history.js';
 import type { MethodDefinition } from './method-def.js';
 import { SampleCacheBase, type CheckedPrediction } from './sample-base.js';
 import { int, oneOf, type ResolvedSettings } from './settings.js';
-import { addCheckedInto, allFinite } from './vec.js';
+import { addCheckedInto } from './vec.js';
 
 const schema = {
   interval: int(3, 'N: a full step every N steps, N−1 reused steps between', { min: 1 }),
@@ -58,7 +58,7 @@ export class ReuseSampleCache extends SampleCacheBase {
   protected record(step: StepInfo, section: number, input: Float32Array, output: Float32Array, computed: boolean): void {
     if (!computed) return;
     const h = this.stored[section];
-    if (this.s.target === 'raw') this.finite[section] = allFinite(h.pushCopy(step.stepIndex, step.tau, output).data);
+    if (this.s.target === 'raw') this.finite[section] = h.pushCopyChecked(step.stepIndex, step.tau, output);
     else this.finite[section] = h.pushResidualChecked(step.stepIndex, step.tau, input, output);
   }
 

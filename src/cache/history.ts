@@ -73,6 +73,11 @@ export class ValueHistory {
     return this.push(stepIndex, tau, src.length, (b) => b.set(src));
   }
 
+  /** pushCopy, returning whether the stored copy is finite. */
+  pushCopyChecked(stepIndex: number, tau: number, src: Float32Array): boolean {
+    return kernels.allFinite(this.pushCopy(stepIndex, tau, src).data);
+  }
+
   /** Store `output − input` as the newest entry (a section's residual). */
   pushResidual(stepIndex: number, tau: number, input: Float32Array, output: Float32Array): HistoryEntry {
     return this.pushDifference(stepIndex, tau, input, output, (b) => subInto(b, output, input));

@@ -25,7 +25,8 @@ export function subInto(out: Float32Array, a: Float32Array, b: Float32Array): Fl
 export function addInto(out: Float32Array, a: Float32Array, b: Float32Array): Float32Array {
   checkSameLength(out, a, 'addInto a');
   checkSameLength(out, b, 'addInto b');
-  return kernels.linearCombinationInto(out, [b], [1], a);
+  kernels.addCheckedInto(out, a, b); // the two-input kernel; its finiteness flag comes with the pass
+  return out;
 }
 
 /** addInto, returning whether every element of `out` is finite (checked as it is made, no second read). */
