@@ -38,7 +38,10 @@ export interface RunStats {
   sampler: string;
   samples: number;
   branches: string[];
+  /** Sampling wall time (ms), without setupMs. */
   wallMs: number;
+  /** One-time graph compilation this run triggered (ms): graphs the model had not used before. */
+  setupMs: number;
   times: PhaseTimes;
   /** block evaluations run / block evaluations of the uncached run (same rows, same steps) */
   blockComputeRatio: number;
@@ -92,5 +95,6 @@ export function summaryLine(s: RunStats, lastFullWallMs?: number): string {
   const stepsText = Number.isInteger(perRow) ? `${perRow}/${s.steps} steps` : `${perRow.toFixed(1)}/${s.steps} steps on average`;
   const fewer = s.blockComputeRatio > 0 ? `${(1 / s.blockComputeRatio).toFixed(2)}× fewer block FLOPs` : '';
   const faster = lastFullWallMs ? `, ${(lastFullWallMs / s.wallMs).toFixed(2)}× faster than the last full run` : '';
-  return `${s.method}${s.preset ? `/${s.preset}` : ''}: computed ${stepsText} per sample and branch, ${fewer}${faster} (${(s.wallMs / 1000).toFixed(2)} s)`;
+  const setup = s.setupMs >= 5 ? ` + ${(s.setupMs / 1000).toFixed(2)} s one-time graph setup` : '';
+  return `${s.method}${s.preset ? `/${s.preset}` : ''}: computed ${stepsText} per sample and branch, ${fewer}${faster} (${(s.wallMs / 1000).toFixed(2)} s sampling${setup})`;
 }

@@ -244,3 +244,27 @@ describe('split steps: rows of a batch that decide differently', () => {
     assert.equal(splitSteps(run.stats), 1);
   });
 });
+
+describe('run time excludes one-time graph compilation', () => {
+  it('the first run of a fresh model reports its compile as setupMs, apart from wall and phase times; a repeat compiles nothing', async () => {
+    const config = namedConfig('mnist-dit-tiny');
+    const fresh = new DiT(config, randomDiTWeights(config, 13), { threads: 1 });
+    try {
+      const t0 = performance.now();
+      const first = await generate(fresh, { ...base, steps: 3 });
+      const elapsed = performance.now() - t0;
+      assert.ok(first.stats.setupMs > 0, 'compiling the embed, blocks and head graphs took no time');
+      assert.equal(first.stats.setupMs, fresh.compileMs);
+      // Sampling wall + setup account for the call (up to the work outside the timed loop).
+      assert.ok(first.stats.wallMs + first.stats.setupMs <= elapsed + 1e-6);
+      const t = first.stats.times;
+      const phases = t.embedMs + t.blocksMs + t.headMs + t.signalMs + t.cacheMs + t.samplerMs;
+      assert.ok(phases <= first.stats.wallMs + 1e-6, `phases ${phases} ms exceed the sampling wall ${first.stats.wallMs} ms: the compile leaked into a phase`);
+      const again = await generate(fresh, { ...base, steps: 3 });
+      assert.equal(again.stats.setupMs, 0);
+      assert.equal(fresh.compileMs, first.stats.setupMs);
+    } finally {
+      await fresh.release();
+    }
+  });
+});
