@@ -41,11 +41,6 @@ export class DividedDifferences {
     return this.coefs.length - 1;
   }
 
-  get newestCoord(): number {
-    if (this.values.length === 0) throw new CacheUsageError('DividedDifferences: no point added yet');
-    return this.values.at(0).tau;
-  }
-
   private node(age: number): number {
     return this.values.at(age).tau;
   }

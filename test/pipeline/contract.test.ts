@@ -4,11 +4,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { CachePredictionError, createCacheMethod, listCacheMethods, type CacheMethod } from '../../src/cache/index.js';
+import type { SampleCacheContext, StepInfo } from '../../src/cache/contract.js';
 import { DiT } from '../../src/models/dit.js';
 import { namedConfig } from '../../src/models/dit-config.js';
 import { randomDiTWeights } from '../../src/models/random-weights.js';
 import { GenerateOptions, generate } from '../../src/pipeline/generate.js';
 import { splitSteps } from '../../src/pipeline/stats.js';
+import { interceptCache } from '../support/intercept.js';
 
 let model: DiT;
 before(() => {
@@ -75,31 +77,21 @@ describe('non-finite predictions fall back to computing, per row and section', (
   // Wraps a real per-block method; for (cond, sample 1, step 5) either its section-0 prediction comes out
   // NaN (the pipeline must compute that row from there on) or its decision is forced to compute outright.
   function wrapped(mode: 'nan' | 'force'): CacheMethod {
-    const inner = createCacheMethod('taylorseer', 'block-n4o2');
-    return {
-      ...inner,
-      historyOnlyForecast: false, // every section predicted in order, so section 0's NaN is seen
-      createSampleCache(ctx) {
-        const c = inner.createSampleCache(ctx);
-        const target = ctx.branch === 'cond' && ctx.sampleIndex === 1;
-        return {
-          decide: (step, sig) => {
-            const d = c.decide(step, sig);
-            return mode === 'force' && target && step.stepIndex === 5 ? { compute: true, reason: 'schedule' } : d;
-          },
-          predict: (step, section, input, out) => {
-            const p = c.predict(step, section, input, out);
-            if (mode === 'nan' && target && step.stepIndex === 5 && section === 0) {
-              p[0] = NaN;
-              throw new CachePredictionError('injected', step.stepIndex, section);
-            }
-            return p;
-          },
-          observe: (step, section, input, output, computed) => c.observe(step, section, input, output, computed),
-          bytesHeld: () => c.bytesHeld(),
-        };
+    const target = (ctx: SampleCacheContext, step: StepInfo) => ctx.branch === 'cond' && ctx.sampleIndex === 1 && step.stepIndex === 5;
+    return interceptCache(
+      createCacheMethod('taylorseer', 'block-n4o2'),
+      {
+        decide: (ctx, step, d) => (mode === 'force' && target(ctx, step) ? { compute: true, reason: 'schedule' } : d),
+        predict: (ctx, step, section, p) => {
+          if (mode === 'nan' && target(ctx, step) && section === 0) {
+            p[0] = NaN;
+            throw new CachePredictionError('injected', step.stepIndex, section);
+          }
+          return p;
+        },
       },
-    };
+      { historyOnlyForecast: false }, // every section predicted in order, so section 0's NaN is seen
+    );
   }
 
   it('the row computes every block of that step, stats say nan-fallback, and the result equals forcing the compute', async () => {
@@ -129,26 +121,19 @@ describe('history-only forecasters: predictions nobody reads are not made', () =
   function counted(historyOnly: boolean, calls: Map<string, number>, nanAt?: number): CacheMethod {
     const inner = createCacheMethod('taylorseer', 'block-n4o2');
     assert.equal(inner.historyOnlyForecast, true, 'raw-target TaylorSeer declares history-only forecasts');
-    return {
-      ...inner,
-      historyOnlyForecast: historyOnly,
-      createSampleCache(ctx) {
-        const c = inner.createSampleCache(ctx);
-        const target = ctx.branch === 'cond' && ctx.sampleIndex === 1;
-        return {
-          decide: (step, sig) => c.decide(step, sig),
-          predict: (step, section, input, out) => {
-            const key = `${ctx.branch}/${ctx.sampleIndex}/${step.stepIndex}`;
-            calls.set(key, (calls.get(key) ?? 0) + 1);
-            const p = c.predict(step, section, input, out);
-            if (target && step.stepIndex === 5 && section === nanAt) throw new CachePredictionError('injected', step.stepIndex, section);
-            return p;
-          },
-          observe: (step, section, input, output, computed) => c.observe(step, section, input, output, computed),
-          bytesHeld: () => c.bytesHeld(),
-        };
+    return interceptCache(
+      inner,
+      {
+        predict: (ctx, step, section, p) => {
+          const key = `${ctx.branch}/${ctx.sampleIndex}/${step.stepIndex}`;
+          calls.set(key, (calls.get(key) ?? 0) + 1);
+          const target = ctx.branch === 'cond' && ctx.sampleIndex === 1 && step.stepIndex === 5;
+          if (target && section === nanAt) throw new CachePredictionError('injected', step.stepIndex, section);
+          return p;
+        },
       },
-    };
+      { historyOnlyForecast: historyOnly },
+    );
   }
 
   it('per block, a fully predicted step forecasts only the last block, with the same result bit for bit', async () => {
@@ -229,15 +214,9 @@ describe('split steps: rows of a batch that decide differently', () => {
     const fixed = await generate(model, { ...base, cache: createCacheMethod('fora', 'n3') });
     assert.equal(splitSteps(fixed.stats), 0);
     // force a split: sample 1 of the cond branch computes on step 4, everyone else predicts
-    const inner = createCacheMethod('fora', 'n3');
-    const forced: CacheMethod = {
-      ...inner,
-      createSampleCache(ctx) {
-        const c = inner.createSampleCache(ctx);
-        const odd = ctx.branch === 'cond' && ctx.sampleIndex === 1;
-        return { ...c, decide: (step, sig) => (odd && step.stepIndex === 4 ? (c.decide(step, sig), { compute: true, reason: 'schedule' }) : c.decide(step, sig)), predict: c.predict.bind(c), observe: c.observe.bind(c), bytesHeld: c.bytesHeld.bind(c) };
-      },
-    };
+    const forced = interceptCache(createCacheMethod('fora', 'n3'), {
+      decide: (ctx, step, d) => (ctx.branch === 'cond' && ctx.sampleIndex === 1 && step.stepIndex === 4 ? { compute: true, reason: 'schedule' } : d),
+    });
     const run = await generate(model, { ...base, cache: forced });
     const at4 = run.stats.perStep.filter((p) => p.step === 4).flatMap((p) => p.decisions.map((d) => d.compute));
     assert.deepEqual(at4, [false, true, false, false], 'setup: step 4 is predicted by all but cond/sample 1');
