@@ -1,0 +1,342 @@
+// One sampling step's model evaluation for a batch of rows (branch × sample) with feature caching:
+// every row decides for itself; the rows that compute a section run it together in one session call,
+// the others are predicted by their own sample cache.
+import type { CacheMethod, CacheSignals, Decision, SampleCache, StepInfo } from '../cache/contract.js';
+import { CachePredictionError } from '../cache/contract.js';
+import { subInto } from '../cache/vec.js';
+import type { DiT, SegmentOut } from '../models/dit.js';
+import { GenerateError } from './errors.js';
+import { type PhaseTimes, emptyTimes } from './stats.js';
+
+/** The rows of a batch: CFG branches stacked, samples within each. */
+export interface BatchRows {
+  readonly labels: readonly number[];
+  readonly samples: readonly number[];
+  readonly branches: readonly string[];
+}
+
+/** What one step's evaluation did: the model output of every row and each row's decision. */
+export interface StepEvaluation {
+  /** [R, outC, H, W] */
+  readonly out: Float32Array;
+  readonly decisions: readonly Decision[];
+  /** per-block methods: how many blocks each row ran */
+  readonly blocksComputed?: readonly number[];
+}
+
+/** Copies rows `idx` of a row-major [R, rowSize] array into a new [idx.length, rowSize] one. */
+export function gatherRows(a: Float32Array, idx: readonly number[], rowSize: number): Float32Array {
+  const out = new Float32Array(idx.length * rowSize);
+  idx.forEach((r, k) => out.set(a.subarray(r * rowSize, (r + 1) * rowSize), k * rowSize));
+  return out;
+}
+
+function row(a: Float32Array, r: number, rowSize: number): Float32Array {
+  return a.subarray(r * rowSize, (r + 1) * rowSize);
+}
+
+/** Contiguous block ranges the method's granularity cuts the stack into. */
+function sectionCuts(method: CacheMethod, depth: number): [number, number][] {
+  switch (method.granularity) {
+    case 'stack':
+      return [[0, depth]];
+    case 'per-block': {
+      const ranges = method.blockRanges?.(depth) ?? Array.from({ length: depth }, (_, i) => [i, i + 1] as const);
+      const ok = ranges.length > 0 && ranges.every(([from, to], k) => from === (k === 0 ? 0 : ranges[k - 1][1]) && to > from) && ranges.at(-1)![1] === depth;
+      if (!ok) {
+        throw new GenerateError(`${method.name}/${method.preset}: block ranges ${JSON.stringify(ranges)} must be contiguous, non-empty and cover blocks 0..${depth - 1} in order`);
+      }
+      return ranges.map(([from, to]) => [from, to]);
+    }
+    case 'first-block':
+      if (depth < 2) throw new GenerateError('first-block caching needs a model with at least 2 blocks');
+      return [[1, depth]];
+    case 'output':
+      return [];
+  }
+}
+
+/** A session call's outputs for a run of consecutive sections that the same rows compute. */
+interface SectionGroup {
+  readonly start: number;
+  readonly end: number;
+  readonly rows: readonly number[];
+  readonly outs: readonly Float32Array[];
+}
+
+/**
+ * Evaluates the model for one batch, step after step, keeping the batch's sample caches (one per row,
+ * created from the request's schedule), two reused hidden-state buffers, and the tallies the run's
+ * stats are made of. Times are taken with `now`, a clock that stops while graphs compile.
+ */
+export class BatchEvaluator {
+  readonly times: PhaseTimes = emptyTimes();
+  /** block evaluations run (rows × blocks) */
+  blockEvals = 0;
+  /** (row, step) pairs computed / predicted */
+  computedRows = 0;
+  predictedRows = 0;
+  readonly caches: SampleCache[] | undefined;
+
+  private readonly R: number;
+  private readonly px: number;
+  private readonly outPx: number;
+  /** elements of one row's hidden state [T, D] */
+  private readonly TD: number;
+  private readonly cuts: [number, number][];
+  private readonly perBlock: boolean;
+  private readonly runsFirstBlock: boolean;
+  /** Two [R, T, D] buffers reused for the whole batch (caches copy what they keep): a fresh 0.4–1 MB
+   * array per section and step kept V8's collector busy inside the timed cache calls. */
+  private readonly stackBuffers: readonly [Float32Array, Float32Array];
+  private readonly firstBlockResiduals: Float32Array;
+
+  constructor(
+    private readonly model: DiT,
+    private readonly method: CacheMethod | undefined,
+    private readonly rows: BatchRows,
+    schedule: { totalSteps: number; taus: readonly number[] },
+    private readonly now: () => number,
+  ) {
+    const c = model.config;
+    this.R = rows.labels.length;
+    this.px = c.inChannels * c.inputSize * c.inputSize;
+    this.outPx = model.outputShape(1).slice(1).reduce((a, b) => a * b, 1);
+    this.TD = model.tokens * c.hiddenSize;
+    this.cuts = method ? sectionCuts(method, c.depth) : [[0, c.depth]];
+    this.perBlock = method?.granularity === 'per-block';
+    const sections = this.perBlock ? this.cuts.length : 1;
+    this.caches = method
+      ? rows.samples.map((sampleIndex, r) =>
+          method.createSampleCache({ ...schedule, branch: rows.branches[r], sampleIndex, sections, ...(this.perBlock ? { sectionBlocks: this.cuts } : {}) }),
+        )
+      : undefined;
+    this.stackBuffers = [new Float32Array(this.R * this.TD), new Float32Array(this.R * this.TD)];
+    this.runsFirstBlock = !!method && (method.needs.firstBlock || method.granularity === 'first-block');
+    this.firstBlockResiduals = new Float32Array(this.runsFirstBlock ? this.R * this.TD : 0);
+  }
+
+  /** Bytes the sample caches hold now. */
+  cacheBytes(): number {
+    return this.caches ? this.caches.reduce((a, ch) => a + ch.bytesHeld(), 0) : 0;
+  }
+
+  /** The model output for every row of `xRows` ([R, C, H, W]) at `step` (model time `tModel`). */
+  evaluate(step: StepInfo, tModel: number, xRows: Float32Array): Promise<StepEvaluation> {
+    return this.method?.granularity === 'output' ? this.evaluateOutputLevel(step, tModel, xRows) : this.evaluateSections(step, tModel, xRows);
+  }
+
+  /** Opaque model: the cached section is the whole network, input = x_t, output = model output. */
+  private async evaluateOutputLevel(step: StepInfo, tModel: number, xRows: Float32Array): Promise<StepEvaluation> {
+    const { R, px, outPx, model, times } = this;
+    const c = model.config;
+    const caches = this.caches!;
+    let t0 = this.now();
+    const decisions: Decision[] = caches.map((ch, r) => ch.decide(step, { xIn: row(xRows, r, px) }));
+    times.cacheMs += this.now() - t0;
+    const out = new Float32Array(R * outPx);
+    const computeRows: number[] = [];
+    const predicted = new Map<number, Float32Array>();
+    t0 = this.now();
+    for (let r = 0; r < R; r++) {
+      if (decisions[r].compute) computeRows.push(r);
+      else {
+        try {
+          predicted.set(r, caches[r].predict(step, 0, row(xRows, r, px)));
+        } catch (e) {
+          if (!(e instanceof CachePredictionError)) throw e;
+          decisions[r] = { compute: true, reason: 'nan-fallback' };
+          computeRows.push(r);
+        }
+      }
+    }
+    times.cacheMs += this.now() - t0;
+    if (computeRows.length) {
+      t0 = this.now();
+      const shape = [computeRows.length, c.inChannels, c.inputSize, c.inputSize];
+      const res = await model.forward(gatherRows(xRows, computeRows, px), shape, computeRows.map(() => tModel), computeRows.map((r) => this.rows.labels[r]));
+      times.blocksMs += this.now() - t0;
+      computeRows.forEach((r, k) => out.set(res.subarray(k * outPx, (k + 1) * outPx), r * outPx));
+      this.blockEvals += computeRows.length * c.depth;
+    }
+    for (const [r, p] of predicted) out.set(p, r * outPx);
+    t0 = this.now();
+    for (let r = 0; r < R; r++) caches[r].observe(step, 0, row(xRows, r, px), row(out, r, outPx), decisions[r].compute);
+    times.cacheMs += this.now() - t0;
+    this.computedRows += computeRows.length;
+    this.predictedRows += R - computeRows.length;
+    return { out, decisions };
+  }
+
+  /** Embed, then the block stack section by section (computed together or predicted per row), then the head. */
+  private async evaluateSections(step: StepInfo, tModel: number, xRows: Float32Array): Promise<StepEvaluation> {
+    const { R, TD, model, times, cuts } = this;
+    const c = model.config;
+    let t0 = this.now();
+    const e = await model.embed(xRows, [R, c.inChannels, c.inputSize, c.inputSize], new Array<number>(R).fill(tModel), this.rows.labels, {
+      withModulatedInput0: !!this.method?.needs.modulatedInput0,
+    });
+    times.embedMs += this.now() - t0;
+    const { decisions, block0 } = await this.decideAll(step, e);
+    let h = this.method?.granularity === 'first-block' ? block0! : e.tokens;
+    const rowComputedBlocks = new Array<number>(R).fill(0);
+    // Section k's output lands in stackBuffers[k % 2] (h starts as the embedding's own array).
+    t0 = this.now();
+    const elided =
+      this.caches && this.method!.historyOnlyForecast && cuts.length > 1
+        ? forecastLastSection(step, this.caches, decisions, cuts.length - 1, h, this.stackBuffers[(cuts.length - 1) % 2], TD)
+        : new Set<number>();
+    times.cacheMs += this.now() - t0;
+    let group: SectionGroup | null = null;
+    for (let k = 0; k < cuts.length; k++) {
+      if (group === null || k >= group.end) group = await this.runGroup(k, decisions, h, e.cond, rowComputedBlocks);
+      h = await this.completeSection(step, k, group, decisions, elided, h, e.cond, rowComputedBlocks);
+    }
+    for (let r = 0; r < R; r++) {
+      if (rowComputedBlocks[r] > 0 && decisions[r].compute) this.computedRows++;
+      else this.predictedRows++;
+    }
+    t0 = this.now();
+    const out = await model.head(h, e.cond, R);
+    times.headMs += this.now() - t0;
+    return { out, decisions, ...(this.perBlock ? { blocksComputed: rowComputedBlocks } : {}) };
+  }
+
+  /**
+   * Every row's decision, from the cheap per-row signals the method asked for; with `block0`, block 0's
+   * output for all rows when the method runs it every step (its residual is FBCache's signal).
+   */
+  private async decideAll(step: StepInfo, e: SegmentOut): Promise<{ decisions: Decision[]; block0?: Float32Array }> {
+    const { R, TD, times } = this;
+    let t0 = this.now();
+    let b0: Float32Array | undefined;
+    if (this.runsFirstBlock) {
+      b0 = await this.model.block(0, e.tokens, e.cond, R);
+      this.blockEvals += R;
+    }
+    times.signalMs += this.now() - t0;
+    if (!this.caches) return { decisions: new Array<Decision>(R).fill({ compute: true, reason: 'always' }), block0: b0 };
+    t0 = this.now();
+    const h = e.tokens;
+    const decisions = this.caches.map((ch, r) => {
+      const signals: CacheSignals = {
+        xIn: row(h, r, TD),
+        modulatedInput0: e.modulatedInput0 && row(e.modulatedInput0, r, TD),
+        firstBlockResidual: b0 && subInto(row(this.firstBlockResiduals, r, TD), row(b0, r, TD), row(h, r, TD)),
+      };
+      return ch.decide(step, signals);
+    });
+    times.cacheMs += this.now() - t0;
+    return { decisions, block0: b0 };
+  }
+
+  /**
+   * Runs section k for the rows planned to compute it — and the following sections too while the same
+   * rows are planned (a full step of a per-block method, the computed front or rear of a Δ-DiT step) —
+   * as ONE session call with one output per section.
+   */
+  private async runGroup(k: number, decisions: readonly Decision[], h: Float32Array, cond: Float32Array, rowComputedBlocks: number[]): Promise<SectionGroup> {
+    const { R, TD, cuts } = this;
+    const plannedAt = (s: number): number[] => decisions.flatMap((d, r) => (d.compute || d.computeSections?.[s] ? [r] : []));
+    const rows = plannedAt(k);
+    const same = (other: number[]): boolean => other.length === rows.length && other.every((r, j) => r === rows[j]);
+    let end = k + 1;
+    while (end < cuts.length && same(plannedAt(end))) end++;
+    if (!rows.length) return { start: k, end, rows, outs: [] };
+    const t0 = this.now();
+    const all = rows.length === R;
+    const hIn = all ? h : gatherRows(h, rows, TD);
+    const cIn = all ? cond : gatherRows(cond, rows, this.model.config.hiddenSize);
+    const from = cuts[k][0];
+    const last = cuts[end - 1][1];
+    const outs =
+      end - k === 1 ? [await this.model.blocks(from, cuts[k][1], hIn, cIn, rows.length)] : await this.model.blocksSplit(from, cuts.slice(k, end).map((cut) => cut[1]), hIn, cIn, rows.length);
+    this.times.blocksMs += this.now() - t0;
+    this.blockEvals += rows.length * (last - from);
+    rows.forEach((r) => (rowComputedBlocks[r] += last - from));
+    return { start: k, end, rows, outs };
+  }
+
+  /**
+   * Section k's output for every row: the group's rows from its session call, the rest predicted; rows
+   * whose prediction comes out non-finite (or that turned to compute earlier this step) run the section
+   * in a call of their own. Every row's cache then observes the section. Returns the output [R, T, D].
+   */
+  private async completeSection(
+    step: StepInfo,
+    k: number,
+    group: SectionGroup,
+    decisions: Decision[],
+    elided: ReadonlySet<number>,
+    h: Float32Array,
+    cond: Float32Array,
+    rowComputedBlocks: number[],
+  ): Promise<Float32Array> {
+    const { R, TD, times, caches } = this;
+    const [from, to] = this.cuts[k];
+    let hOut: Float32Array = h === this.stackBuffers[0] ? this.stackBuffers[1] : this.stackBuffers[0];
+    const grouped = new Set(group.rows);
+    const extraRows: number[] = [];
+    let t0 = this.now();
+    for (let r = 0; r < R; r++) {
+      if (grouped.has(r) || elided.has(r)) continue;
+      const d = decisions[r];
+      if (d.compute || d.computeSections?.[k]) {
+        extraRows.push(r);
+        continue;
+      }
+      try {
+        caches![r].predict(step, k, row(h, r, TD), row(hOut, r, TD));
+      } catch (err) {
+        if (!(err instanceof CachePredictionError)) throw err;
+        decisions[r] = { ...d, compute: true, reason: 'nan-fallback' };
+        extraRows.push(r);
+      }
+    }
+    times.cacheMs += this.now() - t0;
+    if (group.rows.length === R) {
+      // Every row ran this section: its output array is the section's output as it is (nothing else
+      // writes into it; the caches copy what they keep). No elided rows exist on such a step.
+      hOut = group.outs[k - group.start];
+    } else if (group.rows.length) {
+      const res = group.outs[k - group.start];
+      group.rows.forEach((r, j) => hOut.set(res.subarray(j * TD, (j + 1) * TD), r * TD));
+    }
+    if (extraRows.length) {
+      t0 = this.now();
+      const extra = await this.model.blocks(from, to, gatherRows(h, extraRows, TD), gatherRows(cond, extraRows, this.model.config.hiddenSize), extraRows.length);
+      times.blocksMs += this.now() - t0;
+      extraRows.forEach((r, j) => hOut.set(extra.subarray(j * TD, (j + 1) * TD), r * TD));
+      this.blockEvals += extraRows.length * (to - from);
+      extraRows.forEach((r) => (rowComputedBlocks[r] += to - from));
+    }
+    if (caches) {
+      t0 = this.now();
+      const computed = new Set([...group.rows, ...extraRows]);
+      for (let r = 0; r < R; r++) caches[r].observe(step, k, row(h, r, TD), elided.has(r) ? undefined : row(hOut, r, TD), computed.has(r));
+      times.cacheMs += this.now() - t0;
+    }
+    return hOut;
+  }
+}
+
+/**
+ * For a history-only forecaster cut into several sections, a row predicted in every section this step
+ * needs only the last section's forecast: the earlier ones feed predictions that ignore their input.
+ * Makes that forecast first, into the row of `into` where the last section's output lands, and returns
+ * the rows so served. A row whose forecast is not finite is left to the section-by-section path, which
+ * predicts it again and then computes (the same outcome as without the shortcut).
+ */
+function forecastLastSection(step: StepInfo, caches: readonly SampleCache[], decisions: readonly Decision[], last: number, input: Float32Array, into: Float32Array, rowSize: number): Set<number> {
+  const served = new Set<number>();
+  decisions.forEach((d, r) => {
+    if (d.compute || d.computeSections?.some((c) => c)) return;
+    try {
+      caches[r].predict(step, last, row(input, r, rowSize), row(into, r, rowSize));
+      served.add(r);
+    } catch (err) {
+      if (!(err instanceof CachePredictionError)) throw err;
+    }
+  });
+  return served;
+}
