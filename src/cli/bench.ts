@@ -112,7 +112,7 @@ export function benchCommand(): Command {
     .option('--models <list>', 'comma-separated shipped model names or checkpoint paths (default mnist-dit,mnist-dit-flow)', listArg)
     .option('--steps <list>', 'step counts (default 20,25,30,50; quick: 20)', intListArg(4, 1000))
     .option('--n <n>', 'samples per row for PSNR/SSIM/FID (default 64; quick 20)', intArg(2, 100000))
-    .option('--reps <n>', 'interleaved (full, method) timing pairs per row (default 3; quick 2)', intArg(1, 1000))
+    .option('--reps <n>', 'interleaved (full, method) timing pairs per row (default 5; quick 2)', intArg(1, 1000))
     .option('--timing-n <n>', 'samples in the timing batch (default 8; quick 4)', intArg(1, 100000))
     .option('--batch-size <n>', 'samples per model batch in quality runs (default 64; quick 20)', intArg(1, 4096))
     .option('--threads <n>', 'ORT intra-op threads', threadsArg, defaultThreads())

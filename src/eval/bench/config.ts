@@ -47,7 +47,7 @@ export interface BenchConfig {
 export const SHIPPED_MODELS: readonly string[] = ['mnist-dit', 'mnist-dit-flow'];
 
 /**
- * Default: N = 64 per row, timing 3 interleaved pairs on 8 samples, 4 step counts, 2 models (≈ 264 rows),
+ * Default: N = 64 per row, timing 5 interleaved pairs on 8 samples, 4 step counts, 2 models (≈ 264 rows),
  * study at 20 and 50 steps on 8 samples. Sized from a measured quick run (about 4 ms of CPU per sample-step
  * with CFG on one thread) to stay under an hour on the idle 2-core dev machine.
  */
@@ -57,7 +57,7 @@ export function defaultBenchConfig(threads: number): BenchConfig {
     steps: [20, 25, 30, 50],
     n: 64,
     batchSize: 64,
-    reps: 3,
+    reps: 5,
     timingN: 8,
     threads,
     cfgScale: 1.5,
