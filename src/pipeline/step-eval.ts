@@ -76,7 +76,7 @@ export class BatchEvaluator {
   /** (row, step) pairs computed / predicted */
   computedRows = 0;
   predictedRows = 0;
-  readonly caches: SampleCache[] | undefined;
+  private readonly caches: SampleCache[] | undefined;
 
   private readonly R: number;
   private readonly px: number;
