@@ -93,7 +93,7 @@ export function summaryLine(s: RunStats, lastFullWallMs?: number): string {
   const rows = s.samples * s.branches.length;
   const perRow = rows ? s.computedCount / rows : 0;
   const stepsText = Number.isInteger(perRow) ? `${perRow}/${s.steps} steps` : `${perRow.toFixed(1)}/${s.steps} steps on average`;
-  const fewer = s.blockComputeRatio > 0 ? `${(1 / s.blockComputeRatio).toFixed(2)}× fewer block FLOPs` : '';
+  const fewer = s.blockComputeRatio >= 1 ? 'full block compute' : s.blockComputeRatio > 0 ? `${(1 / s.blockComputeRatio).toFixed(2)}× fewer block FLOPs` : 'no block compute';
   const faster = lastFullWallMs ? `, ${(lastFullWallMs / s.wallMs).toFixed(2)}× faster than the last full run` : '';
   const setup = s.setupMs >= 5 ? ` + ${(s.setupMs / 1000).toFixed(2)} s one-time graph setup` : '';
   return `${s.method}${s.preset ? `/${s.preset}` : ''}: computed ${stepsText} per sample and branch, ${fewer}${faster} (${(s.wallMs / 1000).toFixed(2)} s sampling${setup})`;
