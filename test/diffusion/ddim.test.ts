@@ -14,12 +14,12 @@ import {
   noiseForSample,
   sampleLoop,
 } from '../../src/diffusion/index.js';
-import { GaussianData, assertMatchesGaussian, exactEps, exactOdeMap, maxAbsDiff } from './gaussian-data.js';
+import { assertMatchesGaussian, exactEpsModel, exactOdeMap, maxAbsDiff, threeDims } from './gaussian-data.js';
 
 const schedule = linearBetaSchedule();
-const data: GaussianData = { mean: Float64Array.from([0.7, -1.5, 2]), std: Float64Array.from([0.5, 1, 2]) };
+const data = threeDims;
 const dims = data.mean.length;
-const model = async (x: Float32Array, _s: number, t: number): Promise<Float32Array> => exactEps(data, schedule, x, t);
+const model = exactEpsModel(data, schedule);
 
 describe('DDIM plan', () => {
   it('lands each step on the next plan timestep and the last on ᾱ = 1', () => {

@@ -13,12 +13,12 @@ import {
   logSnr,
   sampleLoop,
 } from '../../src/diffusion/index.js';
-import { GaussianData, assertMatchesGaussian, exactEps, exactOdeMap, maxAbsDiff } from './gaussian-data.js';
+import { assertMatchesGaussian, exactEpsModel, exactOdeMap, maxAbsDiff, threeDims } from './gaussian-data.js';
 
 const schedule = linearBetaSchedule();
-const data: GaussianData = { mean: Float64Array.from([0.7, -1.5, 2]), std: Float64Array.from([0.5, 1, 2]) };
+const data = threeDims;
 const dims = data.mean.length;
-const model = async (x: Float32Array, _s: number, t: number): Promise<Float32Array> => exactEps(data, schedule, x, t);
+const model = exactEpsModel(data, schedule);
 
 describe('DPM-Solver++(2M) plan', () => {
   it('uses α = √ᾱ, σ = √(1 − ᾱ), λ = log(α/σ), ending at σ = 0', () => {

@@ -8,6 +8,14 @@ export interface GaussianData {
   readonly std: Float64Array; // [D] s_d
 }
 
+/** The 3-dimensional data the ε-samplers' tests share, on DDPM's linear β schedule. */
+export const threeDims: GaussianData = { mean: Float64Array.from([0.7, -1.5, 2]), std: Float64Array.from([0.5, 1, 2]) };
+
+/** The exact ε-model of `data` as a sampler's model function (x, step, model timestep) → ε*. */
+export function exactEpsModel(data: GaussianData, schedule: DdpmSchedule): (x: Float32Array, step: number, tModel: number) => Promise<Float32Array> {
+  return async (x, _step, tModel) => exactEps(data, schedule, x, tModel);
+}
+
 /** Value at flat index i of a [B, D] tensor belongs to dimension i % D. */
 const dim = (data: GaussianData, i: number): number => i % data.mean.length;
 
