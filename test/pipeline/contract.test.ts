@@ -161,6 +161,26 @@ describe('history-only forecasters: predictions nobody reads are not made', () =
   });
 });
 
+describe('per-block TaylorSeer under one schedule is the stack form up to rounding', () => {
+  // Each block's forecast is linear in its own history, and a fully predicted step outputs the last
+  // block's forecast of the stack output at the same nodes (raw target); with the residual target the
+  // per-block forecasts sum to the stack residual's forecast. Only cost and the NaN path differ.
+  for (const target of ['raw', 'residual'] as const) {
+    it(`target ${target}: block-n4o2 equals n4o2 (same decisions, samples to rounding)`, async () => {
+      const stack = await generate(model, { ...base, steps: 20, cache: createCacheMethod('taylorseer', 'n4o2', { target }) });
+      const perBlock = await generate(model, { ...base, steps: 20, cache: createCacheMethod('taylorseer', 'block-n4o2', { target }) });
+      assert.ok(stack.stats.predictedCount > 0);
+      assert.deepEqual(
+        perBlock.stats.perStep.map((p) => p.decisions.map((d) => d.compute)),
+        stack.stats.perStep.map((p) => p.decisions.map((d) => d.compute)),
+      );
+      let worst = 0;
+      stack.samples.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - perBlock.samples[i]))));
+      assert.ok(worst < 1e-4, `per-block vs stack: max abs difference ${worst}`);
+    });
+  }
+});
+
 describe('block ranges: a per-block method may group blocks into sections', () => {
   const config = { ...namedConfig('mnist-dit-tiny'), depth: 4 };
   let model: DiT;
