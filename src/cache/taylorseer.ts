@@ -15,7 +15,11 @@ const schema = {
   warmupSteps: int(3, 'first_enhance: steps 0..warmupSteps−1 always compute; the last one opens the first interval', { min: 0 }),
   finalSteps: int(0, 'the last finalSteps steps always compute', { min: 0 }),
   maxConsecutiveSkips: int(0, 'compute after this many forecast steps in a row (0 = unlimited)', { min: 0 }),
-  granularity: oneOf(['stack', 'per-block', 'output'], 'stack', 'where the pipeline cuts'),
+  granularity: oneOf(
+    ['stack', 'per-block', 'output'],
+    'stack',
+    'where the pipeline cuts: the block stack, each block (the same output as stack up to rounding, at the cost of a table per block), or the model output (embed and head skipped too)',
+  ),
   target: oneOf(['raw', 'residual'], 'raw', 'raw: forecast the section output itself (TaylorSeer); residual: forecast output − input and add the actual input'),
   form: oneOf(['newton', 'taylor'], 'newton', "newton: divided differences over the nodes' spans (exact on degree ≤ O); taylor: official recurrence Σ f_j k^j/j!"),
   spacing: oneOf(['tau', 'step'], 'tau', 'coordinate of the expansion: the sampler time tau, or the step index (official)'),
