@@ -123,11 +123,13 @@ export interface CacheMethod {
   readonly granularity: Granularity;
   readonly needs: CacheNeeds;
   /**
-   * True when a prediction reads only the history (never the section's `input`) and a predicted section
-   * leaves the history unchanged (a raw-output forecaster). The pipeline may then skip predictions whose
-   * output nobody reads: per-block, every section of a row predicted throughout the step but the last,
-   * whose forecast is made first (a non-finite one sends the row back to section-by-section prediction).
-   * Absent: false.
+   * True when a prediction reads only the history (never the section's `input`), a predicted section
+   * leaves the history unchanged (a raw-output forecaster), and decisions read no `xIn` (only the signals
+   * in `needs`). The pipeline may then skip work whose result nobody reads: per-block, every section of a
+   * row predicted throughout the step but the last, whose forecast is made first (a non-finite one sends
+   * the row back to section-by-section prediction); and, without `needs`, it decides before embedding
+   * (`xIn` absent) and, when every row is predicted, skips the embedding — `predict` and `observe` then
+   * get an `input` that holds no meaningful values. Absent: false.
    */
   readonly historyOnlyForecast?: boolean;
   /**

@@ -383,5 +383,8 @@ export const tcPadeDefinition: MethodDefinition<typeof schema> = {
   defaultPreset: 'fast',
   granularity: (s) => s.granularity,
   needs: () => ({}),
+  // The raw output is extrapolated from computed steps alone (no x_in added), and predicted steps
+  // record nothing: the pipeline may skip the embedding on steps every row predicts.
+  historyOnlyForecast: (s) => s.target === 'raw',
   createSampleCache: (s, ctx, label) => new TcPadeSampleCache(ctx, label, s),
 };

@@ -68,13 +68,18 @@ export function embed(g: GraphBuilder, P: ParamSource, c: DiTConfig, x: Value, t
   const patches = g.gemm(g.reshape(patchify(g, c, x), [-1, k]), wPatch, { transB: 1 }, bPatch);
   const pos = P(g, 'pos_embed', [1, T, D]);
   const tokens = g.add(g.reshape(patches, [-1, T, D]), pos);
+  return { tokens, cond: conditioning(g, P, c, t, y) };
+}
 
+/** t [B] float, y [B] int64 → the conditioning c [B, D]: timestep embedding + label embedding. */
+export function conditioning(g: GraphBuilder, P: ParamSource, c: DiTConfig, t: Value, y: Value): Value {
+  const D = c.hiddenSize;
   const freqs = g.constant(timestepFrequencies(c), [1, c.frequencyEmbeddingSize / 2]);
   const args = g.mul(g.reshape(t, [-1, 1]), freqs);
   const tFreq = g.concat([g.cos(args), g.sin(args)], 1);
   const tEmb = linear(g, P, g.silu(linear(g, P, tFreq, 't_embedder.mlp.0', c.frequencyEmbeddingSize, D)), 't_embedder.mlp.2', D, D);
   const yEmb = g.gather(P(g, 'y_embedder.embedding_table.weight', [c.numClasses + 1, D]), y, 0);
-  return { tokens, cond: g.add(tEmb, yEmb) };
+  return g.add(tEmb, yEmb);
 }
 
 /** adaLN modulation vectors: Linear(SiLU(c)) split into `count` chunks of [B, 1, D]. */

@@ -4,7 +4,7 @@ import { GraphBuilder } from '../graph/builder.js';
 import { Value } from '../graph/ir.js';
 import { CompiledGraph, checkThreads, defaultThreads } from '../runtime/session.js';
 import { DiTConfig, numTokens, outChannels } from './dit-config.js';
-import { ParamSource, block, blockModulatedInput, embed, head, parameterShapes } from './dit-graph.js';
+import { ParamSource, block, blockModulatedInput, conditioning, embed, head, parameterShapes } from './dit-graph.js';
 
 export type DiTWeights = ReadonlyMap<string, Float32Array>;
 
@@ -99,6 +99,12 @@ export class DiT {
     }
     if (x.length !== B * C * H * W) throw new ModelInputError(`x has ${x.length} values but shape [${shape.join(', ')}] needs ${B * C * H * W}`);
     if (t.length !== B || y.length !== B) throw new ModelInputError(`t and y need one entry per sample (B = ${B}), got ${t.length} and ${y.length}`);
+    this.checkConditioning(t, y);
+    return B;
+  }
+
+  private checkConditioning(t: readonly number[], y: readonly number[]): void {
+    const c = this.config;
     t.forEach((v) => {
       if (!Number.isFinite(v)) throw new ModelInputError(`timestep ${v} is not finite`);
     });
@@ -107,7 +113,6 @@ export class DiT {
         throw new ModelInputError(`class label ${v} out of range [0, ${c.numClasses}] (${c.numClasses} is the unconditional/null class)`);
       }
     });
-    return B;
   }
 
   private feedsXty(x: Float32Array, shape: readonly number[], t: readonly number[], y: readonly number[]) {
@@ -228,6 +233,30 @@ export class DiT {
       g.output('out', head(g, P, this.config, h, c));
     });
     const r = await cg.run(this.tokenFeeds(tokens, cond, batch));
+    return r.out.data as Float32Array;
+  }
+
+  /**
+   * The head on stack outputs made without the embedding (a forecast of the block stack's output), with
+   * the conditioning computed from t and y in the same session call: tokens [B, T, D] → [B, outC, H, W].
+   * The same ops as `embed`'s conditioning followed by `head`, so the same numbers.
+   */
+  async conditionedHead(tokens: Float32Array, t: readonly number[], y: readonly number[], batch: number): Promise<Float32Array> {
+    const D = this.config.hiddenSize;
+    if (tokens.length !== batch * this.tokens * D || t.length !== batch || y.length !== batch) {
+      throw new ModelInputError(`tokens must be [${batch}, ${this.tokens}, ${D}], t and y [${batch}]; got ${tokens.length} values, ${t.length} and ${y.length} entries`);
+    }
+    this.checkConditioning(t, y);
+    const cg = await this.graph('cond_head', (g, P) => {
+      const h = g.input('h', 'float32', ['B', this.tokens, D]);
+      const cond = conditioning(g, P, this.config, g.input('t', 'float32', ['B']), g.input('y', 'int64', ['B']));
+      g.output('out', head(g, P, this.config, h, cond));
+    });
+    const r = await cg.run({
+      h: { data: tokens, shape: [batch, this.tokens, D] },
+      t: { data: Float32Array.from(t), shape: [batch] },
+      y: { data: BigInt64Array.from(y.map((v) => BigInt(v))), shape: [batch] },
+    });
     return r.out.data as Float32Array;
   }
 

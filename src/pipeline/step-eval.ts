@@ -168,16 +168,66 @@ export class BatchEvaluator {
     return { out, decisions };
   }
 
+  /**
+   * A history-only forecaster that needs no signal decides from its history alone, so it decides before
+   * the embedding; when every row is then predicted, the step needs no stack input at all.
+   */
+  private decidesBeforeEmbedding(): boolean {
+    const m = this.method;
+    return !!m?.historyOnlyForecast && (m.granularity === 'stack' || m.granularity === 'per-block') && !m.needs.modulatedInput0 && !m.needs.firstBlock;
+  }
+
+  /**
+   * Every row predicted by a history-only forecaster: the last section's forecast is the stack output,
+   * and the conditioning comes with the head in one session call, so the embedding is skipped. Returns
+   * undefined (nothing observed) when a row's forecast is not finite: the step then runs the usual way.
+   */
+  private async evaluateForecastOnly(step: StepInfo, tModel: number, decisions: Decision[]): Promise<StepEvaluation | undefined> {
+    const { R, TD, times, cuts } = this;
+    const caches = this.caches!;
+    const last = cuts.length - 1;
+    const [hOut, unused] = this.stackBuffers; // a history-only forecast ignores its input
+    let t0 = this.now();
+    for (let r = 0; r < R; r++) {
+      try {
+        caches[r].predict(step, last, row(unused, r, TD), row(hOut, r, TD));
+      } catch (err) {
+        if (!(err instanceof CachePredictionError)) throw err;
+        times.cacheMs += this.now() - t0;
+        return undefined;
+      }
+    }
+    for (let r = 0; r < R; r++) {
+      for (let k = 0; k < cuts.length; k++) caches[r].observe(step, k, row(unused, r, TD), k === last ? row(hOut, r, TD) : undefined, false);
+    }
+    times.cacheMs += this.now() - t0;
+    t0 = this.now();
+    const out = await this.model.conditionedHead(hOut, new Array<number>(R).fill(tModel), this.rows.labels, R);
+    times.headMs += this.now() - t0;
+    this.predictedRows += R;
+    return { out, decisions, ...(this.perBlock ? { blocksComputed: new Array<number>(R).fill(0) } : {}) };
+  }
+
   /** Embed, then the block stack section by section (computed together or predicted per row), then the head. */
   private async evaluateSections(step: StepInfo, tModel: number, xRows: Float32Array): Promise<StepEvaluation> {
     const { R, TD, model, times, cuts } = this;
     const c = model.config;
+    let early: Decision[] | undefined;
+    if (this.caches && this.decidesBeforeEmbedding()) {
+      const t0 = this.now();
+      early = this.caches.map((ch) => ch.decide(step, {}));
+      times.cacheMs += this.now() - t0;
+      if (early.every((d) => !d.compute && !d.computeSections?.some((x) => x))) {
+        const forecast = await this.evaluateForecastOnly(step, tModel, early);
+        if (forecast) return forecast;
+      }
+    }
     let t0 = this.now();
     const e = await model.embed(xRows, [R, c.inChannels, c.inputSize, c.inputSize], new Array<number>(R).fill(tModel), this.rows.labels, {
       withModulatedInput0: !!this.method?.needs.modulatedInput0,
     });
     times.embedMs += this.now() - t0;
-    const { decisions, block0 } = await this.decideAll(step, e);
+    const { decisions, block0 } = early ? { decisions: early, block0: undefined } : await this.decideAll(step, e);
     let h = this.method?.granularity === 'first-block' ? block0! : e.tokens;
     const rowComputedBlocks = new Array<number>(R).fill(0);
     // Section k's output lands in stackBuffers[k % 2] (h starts as the embedding's own array).

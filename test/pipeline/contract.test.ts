@@ -9,7 +9,7 @@ import { DiT } from '../../src/models/dit.js';
 import { namedConfig } from '../../src/models/dit-config.js';
 import { randomDiTWeights } from '../../src/models/random-weights.js';
 import { GenerateOptions, generate } from '../../src/pipeline/generate.js';
-import { splitSteps } from '../../src/pipeline/stats.js';
+import { splitSteps, type RunStats } from '../../src/pipeline/stats.js';
 import { interceptCache } from '../support/intercept.js';
 
 let model: DiT;
@@ -158,6 +158,61 @@ describe('history-only forecasters: predictions nobody reads are not made', () =
     const rec = withShortcut.stats.perStep.find((p) => p.step === 5 && p.branch === 'cond')!.decisions[1];
     assert.equal(rec.reason, 'nan-fallback');
     assert.equal(rec.blocksComputed, 1, 'only the block whose forecast failed runs');
+  });
+});
+
+describe('history-only forecasters skip the embedding on steps every row predicts', () => {
+  // Counts embed calls; `nanAt` makes (cond, sample 1, step nanAt)'s forecast fail, which must send that
+  // step down the usual path (embed, the row computes) with the same result as without the shortcut.
+  async function run(spec: [string, string], shortcut: boolean, nanAt?: number): Promise<{ samples: Float32Array; embeds: number; stats: RunStats }> {
+    const inner = createCacheMethod(...spec);
+    assert.equal(inner.historyOnlyForecast, true, `${spec.join('/')} declares history-only forecasts`);
+    const method = interceptCache(
+      inner,
+      {
+        predict: (ctx, step, section, p) => {
+          if (ctx.branch === 'cond' && ctx.sampleIndex === 1 && step.stepIndex === nanAt) throw new CachePredictionError('injected', step.stepIndex, section);
+          return p;
+        },
+      },
+      { historyOnlyForecast: shortcut },
+    );
+    const embed = model.embed.bind(model);
+    let embeds = 0;
+    model.embed = (...args) => {
+      embeds++;
+      return embed(...args);
+    };
+    try {
+      const r = await generate(model, { ...base, steps: 20, cache: method });
+      return { samples: r.samples, embeds, stats: r.stats };
+    } finally {
+      model.embed = embed;
+    }
+  }
+
+  for (const spec of [['tcpade', 'fast'], ['taylorseer', 'n4o2'], ['taylorseer', 'block-n4o2']] as [string, string][]) {
+    it(`${spec.join('/')}: one embedding per step on which a row computes, the same samples bit for bit`, async () => {
+      const fast = await run(spec, true);
+      const slow = await run(spec, false);
+      assert.ok(sameArray(fast.samples, slow.samples));
+      const computing = new Set(fast.stats.perStep.filter((p) => p.computed > 0).map((p) => p.step)).size;
+      assert.ok(computing < 20, 'setup: some steps must be fully predicted');
+      assert.equal(slow.embeds, 20);
+      assert.equal(fast.embeds, computing);
+    });
+  }
+
+  it('a non-finite forecast on a fully predicted step sends that step the usual way: the row computes', async () => {
+    const probe = await run(['tcpade', 'fast'], true);
+    const predictedStep = probe.stats.perStep.find((p) => p.step > 4 && p.computed === 0)!.step;
+    const fast = await run(['tcpade', 'fast'], true, predictedStep);
+    const slow = await run(['tcpade', 'fast'], false, predictedStep);
+    assert.ok(sameArray(fast.samples, slow.samples));
+    const rec = fast.stats.perStep.find((p) => p.step === predictedStep && p.branch === 'cond')!.decisions[1];
+    assert.equal(rec.reason, 'nan-fallback');
+    assert.equal(rec.compute, true);
+    assert.equal(fast.embeds, probe.embeds + 1);
   });
 });
 
