@@ -116,11 +116,20 @@ export class DiT {
   }
 
   private feedsXty(x: Float32Array, shape: readonly number[], t: readonly number[], y: readonly number[]) {
+    return { x: { data: x, shape }, ...this.conditioningFeeds(t, y) };
+  }
+
+  /** Feeds for the conditioning inputs declared by `conditioningInputs`. */
+  private conditioningFeeds(t: readonly number[], y: readonly number[]) {
     return {
-      x: { data: x, shape },
       t: { data: Float32Array.from(t), shape: [t.length] },
       y: { data: BigInt64Array.from(y.map((v) => BigInt(v))), shape: [y.length] },
     };
+  }
+
+  /** Graph inputs t [B] (model timesteps) and y [B] (class labels, int64). */
+  private conditioningInputs(g: GraphBuilder): [Value, Value] {
+    return [g.input('t', 'float32', ['B']), g.input('y', 'int64', ['B'])];
   }
 
   /** The whole model in one graph: x [B,C,H,W], t, y → [B, outC, H, W]. */
@@ -128,7 +137,7 @@ export class DiT {
     this.checkInputs(x, shape, t, y);
     const cg = await this.graph('full', (g, P) => {
       const xs = g.input('x', 'float32', this.xShape());
-      const e = embed(g, P, this.config, xs, g.input('t', 'float32', ['B']), g.input('y', 'int64', ['B']));
+      const e = embed(g, P, this.config, xs, ...this.conditioningInputs(g));
       let h = e.tokens;
       for (let i = 0; i < this.config.depth; i++) h = block(g, P, this.config, i, h, e.cond);
       g.output('out', head(g, P, this.config, h, e.cond));
@@ -145,7 +154,7 @@ export class DiT {
     this.checkInputs(x, shape, t, y);
     const withMod = !!opts.withModulatedInput0;
     const cg = await this.graph(withMod ? 'embed_mod0' : 'embed', (g, P) => {
-      const e = embed(g, P, this.config, g.input('x', 'float32', this.xShape()), g.input('t', 'float32', ['B']), g.input('y', 'int64', ['B']));
+      const e = embed(g, P, this.config, g.input('x', 'float32', this.xShape()), ...this.conditioningInputs(g));
       g.output('tokens', e.tokens);
       g.output('cond', e.cond);
       if (withMod) g.output('mod0', blockModulatedInput(g, P, this.config, 0, e.tokens, e.cond));
@@ -249,14 +258,10 @@ export class DiT {
     this.checkConditioning(t, y);
     const cg = await this.graph('cond_head', (g, P) => {
       const h = g.input('h', 'float32', ['B', this.tokens, D]);
-      const cond = conditioning(g, P, this.config, g.input('t', 'float32', ['B']), g.input('y', 'int64', ['B']));
+      const cond = conditioning(g, P, this.config, ...this.conditioningInputs(g));
       g.output('out', head(g, P, this.config, h, cond));
     });
-    const r = await cg.run({
-      h: { data: tokens, shape: [batch, this.tokens, D] },
-      t: { data: Float32Array.from(t), shape: [batch] },
-      y: { data: BigInt64Array.from(y.map((v) => BigInt(v))), shape: [batch] },
-    });
+    const r = await cg.run({ h: { data: tokens, shape: [batch, this.tokens, D] }, ...this.conditioningFeeds(t, y) });
     return r.out.data as Float32Array;
   }
 

@@ -86,6 +86,11 @@ export class BatchEvaluator {
   private readonly cuts: [number, number][];
   private readonly perBlock: boolean;
   private readonly runsFirstBlock: boolean;
+  /**
+   * A history-only forecaster that needs no signal decides from its history alone, so it decides before
+   * the embedding; when every row is then predicted, the step needs no stack input at all.
+   */
+  private readonly decidesBeforeEmbedding: boolean;
   /** Two [R, T, D] buffers reused for the whole batch (caches copy what they keep): a fresh 0.4–1 MB
    * array per section and step kept V8's collector busy inside the timed cache calls. */
   private readonly stackBuffers: readonly [Float32Array, Float32Array];
@@ -114,6 +119,8 @@ export class BatchEvaluator {
     this.stackBuffers = [new Float32Array(this.R * this.TD), new Float32Array(this.R * this.TD)];
     this.runsFirstBlock = !!method && (method.needs.firstBlock || method.granularity === 'first-block');
     this.firstBlockResiduals = new Float32Array(this.runsFirstBlock ? this.R * this.TD : 0);
+    this.decidesBeforeEmbedding =
+      !!method?.historyOnlyForecast && (method.granularity === 'stack' || this.perBlock) && !method.needs.modulatedInput0 && !method.needs.firstBlock;
   }
 
   /** Bytes the sample caches hold now. */
@@ -169,15 +176,6 @@ export class BatchEvaluator {
   }
 
   /**
-   * A history-only forecaster that needs no signal decides from its history alone, so it decides before
-   * the embedding; when every row is then predicted, the step needs no stack input at all.
-   */
-  private decidesBeforeEmbedding(): boolean {
-    const m = this.method;
-    return !!m?.historyOnlyForecast && (m.granularity === 'stack' || m.granularity === 'per-block') && !m.needs.modulatedInput0 && !m.needs.firstBlock;
-  }
-
-  /**
    * Every row predicted by a history-only forecaster: the last section's forecast is the stack output,
    * and the conditioning comes with the head in one session call, so the embedding is skipped. Returns
    * undefined (nothing observed) when a row's forecast is not finite: the step then runs the usual way.
@@ -188,14 +186,10 @@ export class BatchEvaluator {
     const last = cuts.length - 1;
     const [hOut, unused] = this.stackBuffers; // a history-only forecast ignores its input
     let t0 = this.now();
-    for (let r = 0; r < R; r++) {
-      try {
-        caches[r].predict(step, last, row(unused, r, TD), row(hOut, r, TD));
-      } catch (err) {
-        if (!(err instanceof CachePredictionError)) throw err;
-        times.cacheMs += this.now() - t0;
-        return undefined;
-      }
+    const served = forecastLastSection(step, caches, decisions, last, unused, hOut, TD);
+    if (served.size < R) {
+      times.cacheMs += this.now() - t0;
+      return undefined;
     }
     for (let r = 0; r < R; r++) {
       for (let k = 0; k < cuts.length; k++) caches[r].observe(step, k, row(unused, r, TD), k === last ? row(hOut, r, TD) : undefined, false);
@@ -213,11 +207,11 @@ export class BatchEvaluator {
     const { R, TD, model, times, cuts } = this;
     const c = model.config;
     let early: Decision[] | undefined;
-    if (this.caches && this.decidesBeforeEmbedding()) {
+    if (this.caches && this.decidesBeforeEmbedding) {
       const t0 = this.now();
       early = this.caches.map((ch) => ch.decide(step, {}));
       times.cacheMs += this.now() - t0;
-      if (early.every((d) => !d.compute && !d.computeSections?.some((x) => x))) {
+      if (early.every(predictsEverySection)) {
         const forecast = await this.evaluateForecastOnly(step, tModel, early);
         if (forecast) return forecast;
       }
@@ -380,7 +374,7 @@ export class BatchEvaluator {
 function forecastLastSection(step: StepInfo, caches: readonly SampleCache[], decisions: readonly Decision[], last: number, input: Float32Array, into: Float32Array, rowSize: number): Set<number> {
   const served = new Set<number>();
   decisions.forEach((d, r) => {
-    if (d.compute || d.computeSections?.some((c) => c)) return;
+    if (!predictsEverySection(d)) return;
     try {
       caches[r].predict(step, last, row(input, r, rowSize), row(into, r, rowSize));
       served.add(r);
@@ -389,4 +383,9 @@ function forecastLastSection(step: StepInfo, caches: readonly SampleCache[], dec
     }
   });
   return served;
+}
+
+/** The row runs no section this step (no full compute, no partial one). */
+function predictsEverySection(d: Decision): boolean {
+  return !d.compute && !d.computeSections?.some((c) => c);
 }
