@@ -3,10 +3,10 @@
 // and a cached 20-step sampling run of mnist-dit (several ORT sessions per step).
 // Usage: npm run bench:engine [-- --threads 2 --skip-xl --spin]  (--spin: let ORT's worker threads busy-wait)
 import os from 'node:os';
-import { DiT } from '../src/models/dit.js';
-import { DiTConfig, namedConfig, numTokens } from '../src/models/dit-config.js';
-import { blockFlops } from '../src/models/dit-graph.js';
-import { randomDiTWeights } from '../src/models/random-weights.js';
+import { DiT } from '../src/models/dit/dit.js';
+import { DiTConfig, namedConfig, numTokens } from '../src/models/dit/dit-config.js';
+import { blockFlops } from '../src/models/dit/dit-graph.js';
+import { randomDiTWeights } from '../src/models/dit/random-weights.js';
 import { buildTrainingGraph, FROZEN_PARAMS } from '../src/train/dit-loss.js';
 import { CompiledGraph, defaultThreads } from '../src/runtime/session.js';
 import { createCacheMethod } from '../src/cache/index.js';

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readSafetensorsSync, toFloat32 } from '../src/io/safetensors.js';
 import { exportModel } from '../src/train/trainer.js';
-import { namedConfig } from '../src/models/dit-config.js';
+import { namedConfig } from '../src/models/dit/dit-config.js';
 
 const [file, out, objective, configName = 'mnist-dit', which = 'ema'] = process.argv.slice(2);
 if (!file || !out || (objective !== 'eps' && objective !== 'flow') || (which !== 'ema' && which !== 'param')) {

@@ -1,10 +1,21 @@
 // Public library entry point of tcpade.
-export { loadDiT, readDiTWeights, resolveCheckpoint } from './models/load.js';
-export type { LoadOptions, CheckpointFormat } from './models/load.js';
-export { DiT, ModelInputError } from './models/dit.js';
-export type { SegmentOut, DiTWeights } from './models/dit.js';
-export { NAMED_CONFIGS, namedConfig } from './models/dit-config.js';
-export type { DiTConfig } from './models/dit-config.js';
+// The family-neutral model API: any supported checkpoint → a Denoiser (segments, conditioning, forwardRaw).
+export { loadDenoiser } from './models/load.js';
+export type { LoadDenoiserOptions } from './models/load.js';
+export { ModelInputError } from './models/denoiser.js';
+export type { Denoiser, Conditioning, ClassSpace, ModelFamily, Objective } from './models/denoiser.js';
+export type { Tensor } from './models/tensor.js';
+export { parseClassList, labelDisplayName } from './models/labels.js';
+export { readPipelineFolder } from './models/folders.js';
+export type { PipelineFolder } from './models/folders.js';
+export { EngineError } from './runtime/session.js';
+// DiT directly (kept for compatibility).
+export { loadDiT, readDiTWeights, resolveCheckpoint } from './models/dit/load.js';
+export type { LoadOptions, CheckpointFormat } from './models/dit/load.js';
+export { DiT } from './models/dit/dit.js';
+export type { SegmentOut, DiTWeights } from './models/dit/dit.js';
+export { NAMED_CONFIGS, namedConfig } from './models/dit/dit-config.js';
+export type { DiTConfig } from './models/dit/dit-config.js';
 export { generate, makePlan } from './pipeline/generate.js';
 export type { GenerateOptions, GenerateResult, SamplerName } from './pipeline/generate.js';
 export type { RunStats } from './pipeline/stats.js';

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { loadDiT } from '../models/load.js';
+import { loadDenoiser } from '../models/load.js';
 import { calibrateTeaCache } from '../pipeline/calibrate.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import { defaultThreads } from '../runtime/session.js';
@@ -40,7 +40,7 @@ export function calibrateCommand(): Command {
       const modelPath = resolveModelPath(o.model);
       const sampler = modelObjective(modelPath) === 'flow' ? 'flow-euler' : 'ddim';
       const steps = intListArg(2, 1000)(o.steps);
-      const model = await loadDiT(modelPath, { threads: o.threads });
+      const model = await loadDenoiser(modelPath, { threads: o.threads });
       const cal = await calibrateTeaCache(model, { sampler, steps, samplesPerRun: o.samples, cfgScale: o.cfg, degree: o.degree, seed: o.seed, onProgress: (m) => console.log(m) });
       if (!cal.coefficients.every(Number.isFinite)) throw new InvalidArgumentError('the fit produced non-finite coefficients; use more samples or a lower degree');
       const file = o.out ?? teacacheFileFor(modelPath);

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
-import { loadDiT } from '../models/load.js';
+import { loadDiT } from '../models/dit/load.js';
 import { generate, SamplerName } from '../pipeline/generate.js';
 import { summaryLine } from '../pipeline/stats.js';
 import { toUnitRange, writeClassGrid } from '../pipeline/images.js';
@@ -66,7 +66,7 @@ export function generateCommand(): Command {
         throw new InvalidArgumentError(`--sampler ${sampler} does not fit a model trained with the ${objective} objective`);
       }
       if (!['leading', 'trailing', 'linspace'].includes(o.spacing)) throw new InvalidArgumentError(`--spacing must be leading, trailing or linspace, got ${o.spacing}`);
-      const { namedConfig } = await import('../models/dit-config.js');
+      const { namedConfig } = await import('../models/dit/dit-config.js');
       const model = await loadDiT(modelPath, { threads: o.threads, config: o.config ? namedConfig(o.config) : undefined });
       const classes: number[] = intListArg(0, model.config.numClasses - 1)(o.classes);
       const labels = classes.flatMap((k) => new Array<number>(o.perClass).fill(k));

@@ -1,8 +1,8 @@
 // Renders a class-by-class sample grid from training weights (used after each training checkpoint).
 import fs from 'node:fs';
 import path from 'node:path';
-import { DiTConfig } from '../models/dit-config.js';
-import { DiT } from '../models/dit.js';
+import { DiTConfig } from '../models/dit/dit-config.js';
+import { DiT } from '../models/dit/dit.js';
 import { generate } from '../pipeline/generate.js';
 import { toUnitRange, writeClassGrid } from '../pipeline/images.js';
 import type { Objective } from '../train/trainer.js';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
-import { namedConfig } from '../models/dit-config.js';
+import { namedConfig } from '../models/dit/dit-config.js';
 import { Objective, TrainOptions, exportModel, train } from '../train/trainer.js';
 import { defaultThreads } from '../runtime/session.js';
 import { intArg, floatArg, threadsArg } from './args.js';
@@ -59,7 +59,7 @@ export function trainCommand(): Command {
         stop: stopOnSignal(),
       };
       if (o.initFrom) {
-        const { readDiTWeights } = await import('../models/load.js');
+        const { readDiTWeights } = await import('../models/dit/load.js');
         const from = await readDiTWeights(resolveModelPath(o.initFrom), { config: opts.config });
         opts.initWeights = from.weights;
         opts.initFrom = o.initFrom;

@@ -3,7 +3,7 @@
 // then fit the rescale polynomial output-change ≈ p(input-change) by least squares.
 import type { CacheMethod, CacheSignals, Decision, SampleCache, StepInfo } from '../cache/contract.js';
 import { polyfit, polyval, relativeL1 } from '../cache/index.js';
-import { DiT } from '../models/dit.js';
+import { type Denoiser, classCount } from '../models/denoiser.js';
 import { generate, SamplerName } from './generate.js';
 
 interface RowTrace {
@@ -55,12 +55,12 @@ export interface TeaCacheCalibration {
   cfgScale: number;
 }
 
-export async function calibrateTeaCache(model: DiT, o: { sampler: SamplerName; steps: number[]; samplesPerRun: number; cfgScale: number; degree: number; seed: number; onProgress?: (msg: string) => void }): Promise<TeaCacheCalibration> {
+export async function calibrateTeaCache(model: Denoiser, o: { sampler: SamplerName; steps: number[]; samplesPerRun: number; cfgScale: number; degree: number; seed: number; onProgress?: (msg: string) => void }): Promise<TeaCacheCalibration> {
   const xs: number[] = [];
   const ys: number[] = [];
   for (const steps of o.steps) {
     const traces: RowTrace[] = [];
-    const labels = Array.from({ length: o.samplesPerRun }, (_, i) => i % model.config.numClasses);
+    const labels = Array.from({ length: o.samplesPerRun }, (_, i) => i % classCount(model));
     await generate(model, { labels, seed: o.seed, steps, sampler: o.sampler, cfgScale: o.cfgScale, cache: recorder(traces), batchSize: Math.min(20, o.samplesPerRun) });
     for (const t of traces) {
       for (let i = 0; i < Math.min(t.inputChange.length, t.outputChange.length); i++) {

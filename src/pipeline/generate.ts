@@ -5,8 +5,7 @@ import { applyGuidance, epsChannels } from '../diffusion/guidance.js';
 import { noiseForSample, batchNoiseSource } from '../diffusion/rng.js';
 import { SamplerPlan, createPlan, createSampler } from '../diffusion/sampler.js';
 import type { TimestepSpacing } from '../diffusion/spacing.js';
-import { DiT } from '../models/dit.js';
-import { blockFlops } from '../models/dit-graph.js';
+import { type Conditioning, type Denoiser, concatRows } from '../models/denoiser.js';
 import { GenerateError } from './errors.js';
 import { PhaseTimes, RunStats, SampleDecisionRecord, StepRecord, addTimes, emptyTimes } from './stats.js';
 import { BatchEvaluator } from './step-eval.js';
@@ -67,13 +66,15 @@ interface BatchRun {
 }
 
 /** Runs one batch of samples through every step of the plan. */
-async function runBatch(model: DiT, o: GenerateOptions, plan: SamplerPlan, sampleIdx: number[], labels: number[], onStep: (s: number) => void): Promise<BatchRun> {
-  const c = model.config;
+async function runBatch(model: Denoiser, o: GenerateOptions, plan: SamplerPlan, sampleIdx: number[], labels: number[], onStep: (s: number) => void): Promise<BatchRun> {
   const B = sampleIdx.length;
-  const px = c.inChannels * c.inputSize * c.inputSize;
+  const latent = model.latentShape;
+  const C = latent[0];
+  const px = latent.reduce((a, b) => a * b, 1);
   const branches = o.cfgScale === 1 ? ['cond'] : ['cond', 'uncond'];
+  const condRows: Conditioning = { classLabels: labels };
   const rows = {
-    labels: branches.flatMap((b) => (b === 'cond' ? labels : labels.map(() => c.numClasses))),
+    cond: branches.length === 1 ? condRows : concatRows(condRows, model.unconditional(condRows)),
     samples: branches.flatMap(() => sampleIdx),
     branches: branches.flatMap((b) => sampleIdx.map(() => b)),
   };
@@ -83,7 +84,7 @@ async function runBatch(model: DiT, o: GenerateOptions, plan: SamplerPlan, sampl
   const evaluator = new BatchEvaluator(model, o.cache, rows, { totalSteps: plan.steps, taus }, now);
   const sampler = createSampler(plan, { noise: o.eta ? batchNoiseSource(o.seed + 7919, sampleIdx) : undefined });
   let x: Float32Array = new Float32Array(B * px);
-  sampleIdx.forEach((s, k) => x.set(noiseForSample(o.seed, s, [c.inChannels, c.inputSize, c.inputSize]), k * px));
+  sampleIdx.forEach((s, k) => x.set(noiseForSample(o.seed, s, [...latent]), k * px));
   let cacheBytesPeak = 0;
   const perStep: StepRecord[] = [];
 
@@ -100,8 +101,8 @@ async function runBatch(model: DiT, o: GenerateOptions, plan: SamplerPlan, sampl
 
     // Guidance on the ε/v channels, then the sampler step.
     const t0 = now();
-    const outShape = [rows.labels.length, ...model.outputShape(1).slice(1)] as [number, number, number, number];
-    const pred = c.learnSigma ? epsChannels(out, outShape) : out;
+    // the prediction is the first C output channels; a learned variance follows them
+    const pred = model.learnedVariance ? epsChannels(out, [rows.samples.length, model.outputChannels, px / C, 1]) : out;
     const guided = branches.length === 1 ? pred : applyGuidance(pred.subarray(0, B * px), pred.subarray(B * px), o.cfgScale);
     x = sampler.step(s, x, guided);
     evaluator.times.samplerMs += now() - t0;
@@ -122,18 +123,22 @@ async function runBatch(model: DiT, o: GenerateOptions, plan: SamplerPlan, sampl
 }
 
 /** Samples `labels.length` images; each sample's result depends only on (seed, its index, options). */
-export async function generate(model: DiT, o: GenerateOptions): Promise<GenerateResult> {
-  const c = model.config;
+export async function generate(model: Denoiser, o: GenerateOptions): Promise<GenerateResult> {
   if (!Number.isFinite(o.cfgScale) || o.cfgScale < 0) throw new GenerateError(`cfg scale must be ≥ 0, got ${o.cfgScale}`);
+  const classes = model.classes;
+  if (!classes) throw new GenerateError(`this ${model.family} model is not class-conditional; it needs another conditioning than class labels`);
   o.labels.forEach((l) => {
-    if (!Number.isInteger(l) || l < 0 || l > c.numClasses) throw new GenerateError(`class ${l} is not in [0, ${c.numClasses - 1}] (or ${c.numClasses} for unconditional)`);
+    if (!Number.isInteger(l) || l < 0 || (l >= classes.count && l !== classes.nullLabel)) {
+      throw new GenerateError(`class ${l} is not in [0, ${classes.count - 1}] (or ${classes.nullLabel} for unconditional)`);
+    }
   });
-  const pixelSpace = c.inChannels === 1 || c.inChannels === 3;
+  const latent = model.latentShape;
+  const pixelSpace = latent[0] === 1 || latent[0] === 3;
   const plan = makePlan({ ...o, clipX0: o.clipX0 === undefined ? (pixelSpace ? 1 : null) : o.clipX0 });
   const N = o.labels.length;
   const bs = o.batchSize ?? N;
   if (!Number.isInteger(bs) || bs < 1) throw new GenerateError(`batch size must be a positive integer, got ${bs}`);
-  const px = c.inChannels * c.inputSize * c.inputSize;
+  const px = latent.reduce((a, b) => a * b, 1);
   const samples = new Float32Array(N * px);
   const batches = Math.ceil(N / bs);
   const first = o.firstSampleIndex ?? 0;
@@ -159,8 +164,8 @@ export async function generate(model: DiT, o: GenerateOptions): Promise<Generate
   }
   const setupMs = model.compileMs - compiledBefore;
   const rows = N * (o.cfgScale === 1 ? 1 : 2);
-  const fullEvals = rows * plan.steps * c.depth;
-  const fpb = blockFlops(c);
+  const fullEvals = rows * plan.steps * model.depth;
+  const fpb = model.blockFlops;
   const stats: RunStats = {
     method: o.cache?.name ?? 'none',
     preset: o.cache?.preset ?? '',
@@ -180,5 +185,5 @@ export async function generate(model: DiT, o: GenerateOptions): Promise<Generate
     cacheBytesPeak: peak,
     perStep,
   };
-  return { samples, shape: [N, c.inChannels, c.inputSize, c.inputSize], stats, plan };
+  return { samples, shape: [N, ...latent] as [number, number, number, number], stats, plan };
 }

@@ -1,4 +1,6 @@
 // Turning model samples into pictures: data space [−1, 1] → [0, 1], and a labelled class grid PNG.
+import fs from 'node:fs';
+import path from 'node:path';
 import { makeGrid, writePngAtomic } from '../io/png.js';
 
 /** [−1, 1] → [0, 1], clamped (our pixel models are trained on images scaled to [−1, 1]). */
@@ -18,4 +20,16 @@ export function writeClassGrid(file: string, images: Float32Array, shape: readon
   const scale = h <= 32 ? 3 : 1;
   const grid = makeGrid(images, n, c, h, w, { rows: classes.length, cols: perClass, rowLabels: classes.map(rowLabel), scale });
   writePngAtomic(file, grid.data, grid.width, grid.height);
+}
+
+/** Writes each sample [C, H, W] of images [N, C, H, W] in [0, 1] as dir/000.png, dir/001.png, … (each atomically). */
+export function writeSamplePngs(dir: string, images: Float32Array, shape: readonly number[]): void {
+  const [n, c, h, w] = shape;
+  fs.mkdirSync(dir, { recursive: true });
+  const per = c * h * w;
+  const digits = Math.max(3, String(n - 1).length);
+  for (let i = 0; i < n; i++) {
+    const img = makeGrid(images.subarray(i * per, (i + 1) * per), 1, c, h, w, { rows: 1, cols: 1, pad: 0 });
+    writePngAtomic(path.join(dir, `${String(i).padStart(digits, '0')}.png`), img.data, img.width, img.height);
+  }
 }

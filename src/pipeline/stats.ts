@@ -52,6 +52,8 @@ export interface RunStats {
   computedCount: number;
   cacheBytesPeak: number;
   perStep: StepRecord[];
+  /** VAE decode wall time (ms) of a latent model's samples, apart from sampling */
+  vaeMs?: number;
 }
 
 /**
@@ -96,5 +98,6 @@ export function summaryLine(s: RunStats, lastFullWallMs?: number): string {
   const fewer = s.blockComputeRatio >= 1 ? 'full block compute' : s.blockComputeRatio > 0 ? `${(1 / s.blockComputeRatio).toFixed(2)}× fewer block FLOPs` : 'no block compute';
   const faster = lastFullWallMs ? `, ${(lastFullWallMs / s.wallMs).toFixed(2)}× faster than the last full run` : '';
   const setup = s.setupMs >= 5 ? ` + ${(s.setupMs / 1000).toFixed(2)} s one-time graph setup` : '';
-  return `${s.method}${s.preset ? `/${s.preset}` : ''}: computed ${stepsText} per sample and branch, ${fewer}${faster} (${(s.wallMs / 1000).toFixed(2)} s sampling${setup})`;
+  const vae = s.vaeMs !== undefined ? ` + ${(s.vaeMs / 1000).toFixed(2)} s VAE decode` : '';
+  return `${s.method}${s.preset ? `/${s.preset}` : ''}: computed ${stepsText} per sample and branch, ${fewer}${faster} (${(s.wallMs / 1000).toFixed(2)} s sampling${vae}${setup})`;
 }

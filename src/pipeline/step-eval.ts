@@ -4,13 +4,14 @@
 import type { CacheMethod, CacheSignals, Decision, SampleCache, StepInfo } from '../cache/contract.js';
 import { CachePredictionError } from '../cache/contract.js';
 import { subInto } from '../cache/vec.js';
-import type { DiT, SegmentOut } from '../models/dit.js';
+import { type Conditioning, type Denoiser, type SegmentOut, rowCount, selectRows } from '../models/denoiser.js';
 import { GenerateError } from './errors.js';
 import { type PhaseTimes, emptyTimes } from './stats.js';
 
 /** The rows of a batch: CFG branches stacked, samples within each. */
 export interface BatchRows {
-  readonly labels: readonly number[];
+  /** every row's conditioning */
+  readonly cond: Conditioning;
   readonly samples: readonly number[];
   readonly branches: readonly string[];
 }
@@ -97,18 +98,17 @@ export class BatchEvaluator {
   private readonly firstBlockResiduals: Float32Array;
 
   constructor(
-    private readonly model: DiT,
+    private readonly model: Denoiser,
     private readonly method: CacheMethod | undefined,
     private readonly rows: BatchRows,
     schedule: { totalSteps: number; taus: readonly number[] },
     private readonly now: () => number,
   ) {
-    const c = model.config;
-    this.R = rows.labels.length;
-    this.px = c.inChannels * c.inputSize * c.inputSize;
+    this.R = rowCount(rows.cond);
+    this.px = model.latentShape.reduce((a, b) => a * b, 1);
     this.outPx = model.outputShape(1).slice(1).reduce((a, b) => a * b, 1);
-    this.TD = model.tokens * c.hiddenSize;
-    this.cuts = method ? sectionCuts(method, c.depth) : [[0, c.depth]];
+    this.TD = model.tokens * model.hiddenSize;
+    this.cuts = method ? sectionCuts(method, model.depth) : [[0, model.depth]];
     this.perBlock = method?.granularity === 'per-block';
     const sections = this.perBlock ? this.cuts.length : 1;
     this.caches = method
@@ -136,7 +136,6 @@ export class BatchEvaluator {
   /** Opaque model: the cached section is the whole network, input = x_t, output = model output. */
   private async evaluateOutputLevel(step: StepInfo, tModel: number, xRows: Float32Array): Promise<StepEvaluation> {
     const { R, px, outPx, model, times } = this;
-    const c = model.config;
     const caches = this.caches!;
     let t0 = this.now();
     const decisions: Decision[] = caches.map((ch, r) => ch.decide(step, { xIn: row(xRows, r, px) }));
@@ -160,11 +159,11 @@ export class BatchEvaluator {
     times.cacheMs += this.now() - t0;
     if (computeRows.length) {
       t0 = this.now();
-      const shape = [computeRows.length, c.inChannels, c.inputSize, c.inputSize];
-      const res = await model.forward(gatherRows(xRows, computeRows, px), shape, computeRows.map(() => tModel), computeRows.map((r) => this.rows.labels[r]));
+      const shape = [computeRows.length, ...model.latentShape];
+      const res = await model.forward(gatherRows(xRows, computeRows, px), shape, computeRows.map(() => tModel), selectRows(this.rows.cond, computeRows));
       times.blocksMs += this.now() - t0;
       computeRows.forEach((r, k) => out.set(res.subarray(k * outPx, (k + 1) * outPx), r * outPx));
-      this.blockEvals += computeRows.length * c.depth;
+      this.blockEvals += computeRows.length * model.depth;
     }
     for (const [r, p] of predicted) out.set(p, r * outPx);
     t0 = this.now();
@@ -196,7 +195,7 @@ export class BatchEvaluator {
     }
     times.cacheMs += this.now() - t0;
     t0 = this.now();
-    const out = await this.model.conditionedHead(hOut, new Array<number>(R).fill(tModel), this.rows.labels, R);
+    const out = await this.model.conditionedHead(hOut, new Array<number>(R).fill(tModel), this.rows.cond, R);
     times.headMs += this.now() - t0;
     this.predictedRows += R;
     return { out, decisions, ...(this.perBlock ? { blocksComputed: new Array<number>(R).fill(0) } : {}) };
@@ -205,7 +204,6 @@ export class BatchEvaluator {
   /** Embed, then the block stack section by section (computed together or predicted per row), then the head. */
   private async evaluateSections(step: StepInfo, tModel: number, xRows: Float32Array): Promise<StepEvaluation> {
     const { R, TD, model, times, cuts } = this;
-    const c = model.config;
     let early: Decision[] | undefined;
     if (this.caches && this.decidesBeforeEmbedding) {
       const t0 = this.now();
@@ -217,7 +215,7 @@ export class BatchEvaluator {
       }
     }
     let t0 = this.now();
-    const e = await model.embed(xRows, [R, c.inChannels, c.inputSize, c.inputSize], new Array<number>(R).fill(tModel), this.rows.labels, {
+    const e = await model.embed(xRows, [R, ...model.latentShape], new Array<number>(R).fill(tModel), this.rows.cond, {
       withModulatedInput0: !!this.method?.needs.modulatedInput0,
     });
     times.embedMs += this.now() - t0;
@@ -255,7 +253,7 @@ export class BatchEvaluator {
     let t0 = this.now();
     let b0: Float32Array | undefined;
     if (this.runsFirstBlock) {
-      b0 = await this.model.block(0, e.tokens, e.cond, R);
+      b0 = await this.model.blocks(0, 1, e.tokens, e.cond, R);
       this.blockEvals += R;
     }
     times.signalMs += this.now() - t0;
@@ -290,7 +288,7 @@ export class BatchEvaluator {
     const t0 = this.now();
     const all = rows.length === R;
     const hIn = all ? h : gatherRows(h, rows, TD);
-    const cIn = all ? cond : gatherRows(cond, rows, this.model.config.hiddenSize);
+    const cIn = all ? cond : gatherRows(cond, rows, this.model.condSize);
     const from = cuts[k][0];
     const last = cuts[end - 1][1];
     const outs =
@@ -348,7 +346,7 @@ export class BatchEvaluator {
     }
     if (extraRows.length) {
       t0 = this.now();
-      const extra = await this.model.blocks(from, to, gatherRows(h, extraRows, TD), gatherRows(cond, extraRows, this.model.config.hiddenSize), extraRows.length);
+      const extra = await this.model.blocks(from, to, gatherRows(h, extraRows, TD), gatherRows(cond, extraRows, this.model.condSize), extraRows.length);
       times.blocksMs += this.now() - t0;
       extraRows.forEach((r, j) => hOut.set(extra.subarray(j * TD, (j + 1) * TD), r * TD));
       this.blockEvals += extraRows.length * (to - from);

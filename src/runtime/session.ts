@@ -23,6 +23,23 @@ export interface RuntimeOptions {
    * (1.37 s vs 0.52 s), and single big sessions were no faster (bench/results/spinning-2026-11-27.txt).
    */
   spin?: boolean;
+  /** weight bytes the graph may embed (default MAX_GRAPH_WEIGHT_BYTES) */
+  maxWeightBytes?: number;
+}
+
+/**
+ * Weight bytes one graph may embed. An ONNX model is one protobuf message, which cannot exceed 2 GiB;
+ * DiT-XL/2 (2.7 GB in float32) therefore runs as several graphs. Kept well below the cap for the
+ * graph's own structure and the serializer's headroom.
+ */
+export const MAX_GRAPH_WEIGHT_BYTES = 1.5e9;
+
+/** onnxruntime failed to compile or run a graph; the message names the graph and what ORT said. */
+export class EngineError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'EngineError';
+  }
 }
 
 export function defaultThreads(): number {
@@ -46,15 +63,26 @@ export class CompiledGraph {
 
   static async create(graph: Graph, opts: RuntimeOptions & LowerOptions = {}): Promise<CompiledGraph> {
     const threads = checkThreads(opts.threads ?? defaultThreads());
-    const bytes = toOnnxModel(graph, opts);
-    const session = await ort.InferenceSession.create(bytes, {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
-      extra: { session: { intra_op: { allow_spinning: opts.spin ? '1' : '0' } } },
-    });
+    const weightBytes = opts.paramsAsInputs ? 0 : graph.params.reduce((a, p) => a + (p.data?.byteLength ?? 0), 0);
+    const maxBytes = opts.maxWeightBytes ?? MAX_GRAPH_WEIGHT_BYTES;
+    if (weightBytes > maxBytes) {
+      // Checked before serializing: past the protobuf cap ORT fails deep inside its loader.
+      throw new EngineError(`graph ${graph.name} would embed ${(weightBytes / 1e9).toFixed(3)} GB of weights, more than one ONNX graph can hold (${maxBytes / 1e9} GB); run it as several segments`);
+    }
+    let session: ort.InferenceSession;
+    try {
+      const bytes = toOnnxModel(graph, opts);
+      session = await ort.InferenceSession.create(bytes, {
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+        logSeverityLevel: 3,
+        extra: { session: { intra_op: { allow_spinning: opts.spin ? '1' : '0' } } },
+      });
+    } catch (e) {
+      throw new EngineError(`onnxruntime could not compile graph ${graph.name}: ${(e as Error).message}`, { cause: e });
+    }
     return new CompiledGraph(graph, session, !!opts.paramsAsInputs);
   }
 
@@ -77,7 +105,13 @@ export class CompiledGraph {
         ortFeeds[p.value.name] = new ort.Tensor('float32', data, p.value.shape as number[]);
       }
     }
-    const out = await this.session.run(ortFeeds);
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = await this.session.run(ortFeeds);
+    } catch (e) {
+      const shapes = Object.entries(ortFeeds).filter(([k]) => feeds[k]).map(([k, t]) => `${k} [${t.dims.join(', ')}]`).join(', ');
+      throw new EngineError(`onnxruntime failed running graph ${this.graph.name} (inputs ${shapes}): ${(e as Error).message}`, { cause: e });
+    }
     const result: Record<string, Feed> = {};
     for (const o of this.graph.outputs) {
       const t = out[o.name];

@@ -2,7 +2,7 @@
 // atomically; resuming refuses a checkpoint made with different data-affecting options.
 import { readSafetensorsSync, toFloat32, writeSafetensorsSync } from '../io/safetensors.js';
 import { CheckpointError } from '../io/errors.js';
-import { parameterShapes } from '../models/dit-graph.js';
+import { parameterShapes } from '../models/dit/dit-graph.js';
 import type { AdamWState } from './optimizer.js';
 import type { TrainOptions } from './trainer.js';
 

@@ -3,8 +3,8 @@
 import { GraphBuilder } from '../graph/builder.js';
 import { gradients } from '../graph/autodiff.js';
 import { Graph } from '../graph/ir.js';
-import { DiTConfig } from '../models/dit-config.js';
-import { block, embed, head, parameterShapes } from '../models/dit-graph.js';
+import { DiTConfig } from '../models/dit/dit-config.js';
+import { block, embed, head, parameterShapes } from '../models/dit/dit-graph.js';
 
 /** pos_embed is a fixed sin-cos table in DiT: stored in checkpoints, never trained. */
 export const FROZEN_PARAMS: ReadonlySet<string> = new Set(['pos_embed']);

@@ -3,8 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CompiledGraph } from '../runtime/session.js';
-import { DiTConfig, configToOriginalJson } from '../models/dit-config.js';
-import { parameterShapes, positionEmbedding2d } from '../models/dit-graph.js';
+import { DiTConfig, configToOriginalJson } from '../models/dit/dit-config.js';
+import { parameterShapes, positionEmbedding2d } from '../models/dit/dit-graph.js';
 import { buildTrainingGraph, FROZEN_PARAMS } from './dit-loss.js';
 import { ADAMW_DEFAULTS, AdamWState, adamWStep, createAdamWState, emaUpdate, warmupLr } from './optimizer.js';
 import { loadMnist, shuffledIndices } from './mnist.js';

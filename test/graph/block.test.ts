@@ -2,9 +2,9 @@
 // reference, and every parameter's gradient vs central finite differences.
 import { describe, it } from 'node:test';
 import { OpCase, ParamSpec, checkGradient, checkLowering } from './harness.js';
-import { ParamSource, block, head, parameterShapes } from '../../src/models/dit-graph.js';
+import { ParamSource, block, head, parameterShapes } from '../../src/models/dit/dit-graph.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
-import { DiTConfig, namedConfig } from '../../src/models/dit-config.js';
+import { DiTConfig, namedConfig } from '../../src/models/dit/dit-config.js';
 import { Value } from '../../src/graph/ir.js';
 
 const cfg: DiTConfig = { ...namedConfig('mnist-dit-tiny'), inputSize: 4, patchSize: 2, inChannels: 1, hiddenSize: 8, numHeads: 2, depth: 1, learnSigma: true };

@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensorsSync, toFloat32, toInt64Numbers } from '../../src/io/safetensors.js';
-import { loadDiT, readDiTWeights } from '../../src/models/load.js';
-import { positionEmbedding2d } from '../../src/models/dit-graph.js';
-import { DiT } from '../../src/models/dit.js';
-import { namedConfig } from '../../src/models/dit-config.js';
-import { randomDiTWeights } from '../../src/models/random-weights.js';
+import { loadDiT, readDiTWeights } from '../../src/models/dit/load.js';
+import { positionEmbedding2d } from '../../src/models/dit/dit-graph.js';
+import { DiT } from '../../src/models/dit/dit.js';
+import { namedConfig } from '../../src/models/dit/dit-config.js';
+import { randomDiTWeights } from '../../src/models/dit/random-weights.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const orig = path.join(here, '../fixtures/dit_original_tiny');

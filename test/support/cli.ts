@@ -4,8 +4,8 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { namedConfig } from '../../src/models/dit-config.js';
-import { randomDiTWeights } from '../../src/models/random-weights.js';
+import { namedConfig } from '../../src/models/dit/dit-config.js';
+import { randomDiTWeights } from '../../src/models/dit/random-weights.js';
 import { exportModel } from '../../src/train/trainer.js';
 
 const run = promisify(execFile);

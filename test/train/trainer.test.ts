@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { namedConfig } from '../../src/models/dit-config.js';
+import { namedConfig } from '../../src/models/dit/dit-config.js';
 import { TrainOptions, train } from '../../src/train/trainer.js';
 import { adamWStep, createAdamWState, emaUpdate, warmupLr, ADAMW_DEFAULTS } from '../../src/train/optimizer.js';
 

@@ -1,7 +1,7 @@
 // Measures one bench row: the method's N samples (block compute, fidelity to the full run, FID, class
 // accuracy), then its wall-clock speedup in interleaved (full, method) pairs, and its image strip.
 import { resolveCacheChoice, type CacheChoice } from '../../cli/cache-choice.js';
-import type { DiT } from '../../models/dit.js';
+import { type Denoiser, classCount } from '../../models/denoiser.js';
 import { generate, type GenerateResult } from '../../pipeline/generate.js';
 import { splitSteps } from '../../pipeline/stats.js';
 import { toUnitRange } from '../../pipeline/images.js';
@@ -17,7 +17,7 @@ import type { Variant } from './variants.js';
 /** What every row of one (model, steps) group shares. */
 export interface GroupContext {
   readonly config: BenchConfig;
-  readonly model: DiT;
+  readonly model: Denoiser;
   readonly entry: ModelEntry;
   readonly steps: number;
   readonly teacache: ModelRecord['teacache'];
@@ -48,7 +48,7 @@ export async function measureRow(ctx: GroupContext, v: Variant): Promise<BenchRo
   const onStep = (n: number, bs: number) => (p: { batch: number }) => ctx.onUnits?.(Math.min(bs, n - p.batch * bs));
   const choice = choiceFor(ctx, v);
   const isNone = v.method === 'none';
-  const labels = Array.from({ length: config.n }, (_, i) => i % model.config.numClasses);
+  const labels = Array.from({ length: config.n }, (_, i) => i % classCount(model));
   const base = { labels, seed: config.seed, sampler: ctx.entry.sampler, cfgScale: config.cfgScale, batchSize: Math.min(config.batchSize, config.n) };
 
   // Quality on all N samples (the `none` row is the group's full run itself).
@@ -89,7 +89,7 @@ export async function measureRow(ctx: GroupContext, v: Variant): Promise<BenchRo
     settings,
     n,
     seed: config.seed,
-    labels: `k mod ${model.config.numClasses}`,
+    labels: `k mod ${classCount(model)}`,
     cfgScale: config.cfgScale,
     threads: config.threads,
     machine: ctx.machine,

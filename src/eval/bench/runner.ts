@@ -3,8 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { packageRoot, resolveModelPath } from '../../cli/models.js';
-import { loadDiT } from '../../models/load.js';
-import type { DiT } from '../../models/dit.js';
+import { loadDenoiser } from '../../models/load.js';
+import { type Denoiser, classCount } from '../../models/denoiser.js';
 import { generate } from '../../pipeline/generate.js';
 import { toUnitRange } from '../../pipeline/images.js';
 import { loadClassifier, MnistReference } from '../metrics.js';
@@ -167,13 +167,13 @@ export async function runBench(configIn: BenchConfig, o: RunOptions): Promise<Be
         skipped += data.rows.filter((r) => r.model === m.name).length;
         continue;
       }
-      const model = await loadDiT(m.path, { threads: config.threads });
+      const model = await loadDenoiser(m.path, { threads: config.threads });
       try {
         if (!data.models[m.name]) {
           ev.onLog?.(`${m.name}: TeaCache coefficients…`);
           const teacache = await teaCacheCoefficients(model, m.path, portablePath, { sampler: m.sampler, steps: config.teacacheCalibration.steps, samples: config.teacacheCalibration.samples, cfgScale: config.cfgScale, seed: config.seed });
           if (teacache.source === 'calibrated-on-the-fly') ev.onLog?.(`${m.name}: ${teacache.detail}`);
-          const rec: ModelRecord = { name: m.name, path: m.shownPath, objective: m.objective, sampler: m.sampler, depth: model.depth, hiddenSize: model.config.hiddenSize, tokens: model.tokens, teacache };
+          const rec: ModelRecord = { name: m.name, path: m.shownPath, objective: m.objective, sampler: m.sampler, depth: model.depth, hiddenSize: model.hiddenSize, tokens: model.tokens, teacache };
           data.models[m.name] = rec;
           saveBenchFile(file, data);
         }
@@ -209,12 +209,12 @@ export async function runBench(configIn: BenchConfig, o: RunOptions): Promise<Be
     await clf?.release();
   }
 
-  async function runGroup(g: Group, model: DiT, record: ModelRecord): Promise<{ measured: number; skipped: number }> {
+  async function runGroup(g: Group, model: Denoiser, record: ModelRecord): Promise<{ measured: number; skipped: number }> {
     const pending = pendingIn(g);
     if (pending.fixed.length === 0 && pending.fewer === 0) {
       return { measured: 0, skipped: data.rows.filter((r) => r.model === g.model.name && r.steps === g.steps).length };
     }
-    const labels = Array.from({ length: config.n }, (_, i) => i % model.config.numClasses);
+    const labels = Array.from({ length: config.n }, (_, i) => i % classCount(model));
     const base = { labels, seed: config.seed, sampler: g.model.sampler, cfgScale: config.cfgScale, batchSize: Math.min(config.batchSize, config.n) };
     ev.onLog?.(`${g.model.name} @ ${g.steps} steps: full run of ${config.n} samples`);
     const full = await generate(model, { ...base, steps: g.steps, onStep: progress(config.n, base.batchSize) });

@@ -1,7 +1,7 @@
 // Records full trajectories (every step computed) of the block-stack residual and output per (sample,
 // branch) through the real pipeline, for the residual-prediction study; nothing is skipped or changed.
 import type { CacheMethod, SampleCache, SampleCacheContext, StepInfo } from '../../cache/contract.js';
-import type { DiT } from '../../models/dit.js';
+import { type Denoiser, classCount } from '../../models/denoiser.js';
 import { generate, type SamplerName } from '../../pipeline/generate.js';
 import { studyErrors, type StudyErrors, type Trajectory } from './study.js';
 
@@ -53,9 +53,9 @@ export interface RecordOptions {
 }
 
 /** Full trajectories of samples 0..n−1 (labels i mod classes), every CFG branch. */
-export async function recordTrajectories(model: DiT, o: RecordOptions): Promise<Trajectory[]> {
+export async function recordTrajectories(model: Denoiser, o: RecordOptions): Promise<Trajectory[]> {
   const recs: Recording[] = [];
-  const labels = Array.from({ length: o.n }, (_, i) => i % model.config.numClasses);
+  const labels = Array.from({ length: o.n }, (_, i) => i % classCount(model));
   const bs = Math.min(o.batchSize, o.n);
   await generate(model, {
     labels,
@@ -81,7 +81,7 @@ export interface StudyRecord extends StudyErrors {
   readonly date: string;
 }
 
-export async function runStudy(model: DiT, modelName: string, o: RecordOptions & { maxGap: number }): Promise<StudyRecord> {
+export async function runStudy(model: Denoiser, modelName: string, o: RecordOptions & { maxGap: number }): Promise<StudyRecord> {
   const trajectories = await recordTrajectories(model, o);
   const errors = studyErrors(trajectories, { maxGap: o.maxGap });
   return { model: modelName, steps: o.steps, sampler: o.sampler, trajectories: trajectories.length, samples: o.n, date: new Date().toISOString(), ...errors };

@@ -1,13 +1,13 @@
 // TeaCache's rescale polynomial for a benched model: the one `tcpade calibrate teacache` stored beside
 // the model, or, when there is none, a fit on the model's own full trajectories made now (and said so).
 import { storedTeaCacheCoefficients, teacacheFileFor } from '../../cli/calibrate.js';
-import type { DiT } from '../../models/dit.js';
+import type { Denoiser } from '../../models/denoiser.js';
 import { calibrateTeaCache } from '../../pipeline/calibrate.js';
 import type { SamplerName } from '../../pipeline/generate.js';
 import type { ModelRecord } from './rows.js';
 
 export async function teaCacheCoefficients(
-  model: DiT,
+  model: Denoiser,
   modelPath: string,
   /** How a path is written in reports (the report says where the coefficients came from). */
   show: (p: string) => string,

@@ -1,7 +1,7 @@
 // The DiT architecture written with the graph DSL, as composable pieces: embed, one adaLN-Zero
 // block, head. Segment graphs, the full graph and the training graph are all built from these.
-import { GraphBuilder } from '../graph/builder.js';
-import { Value } from '../graph/ir.js';
+import { GraphBuilder } from '../../graph/builder.js';
+import { Value } from '../../graph/ir.js';
 import { DiTConfig, headDim, mlpHidden, numTokens, outChannels } from './dit-config.js';
 
 /** Supplies a parameter by its original-DiT key with its PyTorch shape. */

@@ -133,7 +133,25 @@ export function configFromDiffusersJson(j: Record<string, unknown>, file: string
     if (typeof v !== 'number') throw new Error(`${file}: "${k}" must be a number (got ${JSON.stringify(v)})`);
     return v;
   };
+  // Transformer2DModel is diffusers' older generic class (facebook/DiT-XL-2-256 ships it): a DiT only with
+  // ada_norm_zero and no cross-attention; DiTTransformer2DModel is always one.
+  if (j._class_name === 'Transformer2DModel' && j.norm_type !== 'ada_norm_zero') {
+    throw new Error(`${file}: a Transformer2DModel is a DiT only with norm_type "ada_norm_zero" (got ${JSON.stringify(j.norm_type)}); this one is not supported`);
+  }
   if (j.norm_type !== undefined && j.norm_type !== 'ada_norm_zero') throw new Error(`${file}: norm_type ${String(j.norm_type)} is not supported (DiT uses ada_norm_zero)`);
+  const unsupported: [string, (v: unknown) => boolean, string][] = [
+    ['activation_fn', (v) => v === 'gelu-approximate', '"gelu-approximate"'],
+    ['cross_attention_dim', (v) => v === null, 'null'],
+    ['num_vector_embeds', (v) => v === null, 'null'],
+    ['only_cross_attention', (v) => v === false, 'false'],
+    ['use_linear_projection', (v) => v === false, 'false'],
+    ['upcast_attention', (v) => v === false, 'false'],
+    ['attention_bias', (v) => v === true, 'true'],
+    ['norm_elementwise_affine', (v) => v === false, 'false'],
+  ];
+  for (const [k, ok, want] of unsupported) {
+    if (j[k] !== undefined && !ok(j[k])) throw new Error(`${file}: ${k} = ${JSON.stringify(j[k])} is not supported (a DiT has ${want})`);
+  }
   const inC = num('in_channels');
   const outC = num('out_channels', inC);
   const heads = num('num_attention_heads');

@@ -1,19 +1,17 @@
-// A loaded DiT: weights (original-DiT keys, PyTorch shapes) compiled into ORT sessions per segment —
-// embed, each block, head — and a `full` graph, each compiled on first use.
-import { GraphBuilder } from '../graph/builder.js';
-import { Value } from '../graph/ir.js';
-import { CompiledGraph, checkThreads, defaultThreads } from '../runtime/session.js';
+// A loaded DiT on the denoiser contract: weights (original-DiT keys, PyTorch shapes) compiled into ORT
+// sessions per segment — embed, block ranges, head — and a `full` graph, each compiled on first use. Block
+// ranges whose weights exceed one graph's limit run as consecutive sessions (protobuf caps a model at 2 GB).
+import { GraphBuilder } from '../../graph/builder.js';
+import { Value } from '../../graph/ir.js';
+import { CompiledGraph, MAX_GRAPH_WEIGHT_BYTES, checkThreads, defaultThreads } from '../../runtime/session.js';
+import { ModelInputError, type ClassSpace, type Conditioning, type Denoiser, type Objective, type SegmentOut } from '../denoiser.js';
+import { numel, type Tensor } from '../tensor.js';
 import { DiTConfig, numTokens, outChannels } from './dit-config.js';
-import { ParamSource, block, blockModulatedInput, conditioning, embed, head, parameterShapes } from './dit-graph.js';
+import { ParamSource, block, blockFlops, blockModulatedInput, conditioning, embed, head, parameterShapes } from './dit-graph.js';
 
 export type DiTWeights = ReadonlyMap<string, Float32Array>;
 
-export class ModelInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ModelInputError';
-  }
-}
+export { ModelInputError };
 
 /** Parameters drawn from a weight map, checked against the expected PyTorch shapes. */
 export function paramsFrom(weights: DiTWeights): ParamSource {
@@ -24,14 +22,43 @@ export function paramsFrom(weights: DiTWeights): ParamSource {
   };
 }
 
-export interface SegmentOut {
-  tokens: Float32Array; // [B, T, D]
-  cond: Float32Array; // [B, D]
-  modulatedInput0?: Float32Array; // [B, T, D], when asked for
+export type { SegmentOut };
+
+/** Class labels per row: the contract's Conditioning, or (as before the contract) a plain label array. */
+export type DiTLabels = Conditioning | readonly number[];
+
+function labelsOf(y: DiTLabels): readonly number[] {
+  if (Array.isArray(y)) return y as readonly number[];
+  const labels = (y as Conditioning).classLabels;
+  if (!labels) throw new ModelInputError('a DiT is class-conditional: the conditioning needs classLabels (one per row)');
+  return labels;
 }
 
-export class DiT {
+export interface DiTOptions {
+  threads?: number;
+  spin?: boolean;
+  /** what the checkpoint was trained to predict (default ε, as every released DiT) */
+  objective?: Objective;
+  /** display names of the classes, index = label (a pipeline folder's id2label) */
+  labelNames?: readonly string[];
+  /** weight bytes one compiled graph may hold (default MAX_GRAPH_WEIGHT_BYTES); larger ranges are chained */
+  maxGraphWeightBytes?: number;
+}
+
+export class DiT implements Denoiser {
+  readonly family = 'dit' as const;
+  readonly objective: Objective;
   readonly tokens: number;
+  readonly hiddenSize: number;
+  readonly condSize: number;
+  readonly latentShape: readonly number[];
+  readonly outputChannels: number;
+  readonly learnedVariance: boolean;
+  readonly classes: ClassSpace;
+  readonly blockFlops: number;
+  private readonly maxGraphWeightBytes: number;
+  private readonly blockWeightBytes: number;
+  private readonly stemWeightBytes: number;
   private readonly compiled = new Map<string, Promise<CompiledGraph>>();
   private compileMsTotal = 0;
   readonly threads: number;
@@ -41,12 +68,30 @@ export class DiT {
   constructor(
     readonly config: DiTConfig,
     readonly weights: DiTWeights,
-    opts: { threads?: number; spin?: boolean } = {},
+    opts: DiTOptions = {},
   ) {
     this.threads = checkThreads(opts.threads ?? defaultThreads());
     this.spin = opts.spin ?? false;
+    this.objective = opts.objective ?? 'eps';
     this.tokens = numTokens(config);
+    this.hiddenSize = config.hiddenSize;
+    this.condSize = config.hiddenSize;
+    this.latentShape = [config.inChannels, config.inputSize, config.inputSize];
+    this.outputChannels = outChannels(config);
+    this.learnedVariance = config.learnSigma;
+    if (opts.labelNames && opts.labelNames.length !== config.numClasses) {
+      throw new ModelInputError(`${opts.labelNames.length} label names for a DiT with ${config.numClasses} classes`);
+    }
+    this.classes = { count: config.numClasses, nullLabel: config.numClasses, ...(opts.labelNames ? { names: opts.labelNames } : {}) };
+    this.blockFlops = blockFlops(config);
+    this.maxGraphWeightBytes = opts.maxGraphWeightBytes ?? MAX_GRAPH_WEIGHT_BYTES;
     const expected = parameterShapes(config);
+    const bytesOf = (keep: (k: string) => boolean): number => [...expected].reduce((a, [k, sh]) => a + (keep(k) ? 4 * numel(sh) : 0), 0);
+    this.blockWeightBytes = bytesOf((k) => k.startsWith('blocks.0.'));
+    this.stemWeightBytes = bytesOf((k) => !k.startsWith('blocks.'));
+    if (this.blockWeightBytes > this.maxGraphWeightBytes) {
+      throw new ModelInputError(`one DiT block holds ${this.blockWeightBytes} weight bytes, more than one graph may (${this.maxGraphWeightBytes})`);
+    }
     const problems: string[] = [];
     for (const [k, shape] of expected) {
       const w = weights.get(k);
@@ -132,9 +177,14 @@ export class DiT {
     return [g.input('t', 'float32', ['B']), g.input('y', 'int64', ['B'])];
   }
 
-  /** The whole model in one graph: x [B,C,H,W], t, y → [B, outC, H, W]. */
-  async forward(x: Float32Array, shape: readonly number[], t: readonly number[], y: readonly number[]): Promise<Float32Array> {
-    this.checkInputs(x, shape, t, y);
+  /** The whole model: x [B,C,H,W], t, y → [B, outC, H, W]; one graph when its weights fit one, else the segments chained. */
+  async forward(x: Float32Array, shape: readonly number[], t: readonly number[], y: DiTLabels): Promise<Float32Array> {
+    const labels = labelsOf(y);
+    const B = this.checkInputs(x, shape, t, labels);
+    if (this.stemWeightBytes + this.config.depth * this.blockWeightBytes > this.maxGraphWeightBytes) {
+      const e = await this.embed(x, shape, t, labels);
+      return this.head(await this.blocks(0, this.config.depth, e.tokens, e.cond, B), e.cond, B);
+    }
     const cg = await this.graph('full', (g, P) => {
       const xs = g.input('x', 'float32', this.xShape());
       const e = embed(g, P, this.config, xs, ...this.conditioningInputs(g));
@@ -142,16 +192,39 @@ export class DiT {
       for (let i = 0; i < this.config.depth; i++) h = block(g, P, this.config, i, h, e.cond);
       g.output('out', head(g, P, this.config, h, e.cond));
     });
-    const r = await cg.run(this.feedsXty(x, shape, t, y));
+    const r = await cg.run(this.feedsXty(x, shape, t, labels));
     return r.out.data as Float32Array;
+  }
+
+  /**
+   * diffusers' `DiTTransformer2DModel.forward(hidden_states, timestep, class_labels).sample`: hidden_states
+   * [B, C, H, W] float32, timestep [B] (or one value for every sample; float or int64), class_labels [B]
+   * int64 → [B, outC, H, W].
+   */
+  async forwardRaw(inputs: Readonly<Record<string, Tensor>>): Promise<Tensor> {
+    const known = ['hidden_states', 'timestep', 'class_labels'];
+    const unknown = Object.keys(inputs).filter((k) => !known.includes(k));
+    if (unknown.length) throw new ModelInputError(`DiT forwardRaw: unknown input(s) ${unknown.join(', ')}; it takes ${known.join(', ')}`);
+    const { hidden_states: x, timestep, class_labels: labels } = inputs;
+    if (!x || !timestep || !labels) throw new ModelInputError(`DiT forwardRaw needs hidden_states, timestep and class_labels; got ${Object.keys(inputs).join(', ') || 'nothing'}`);
+    if (!(x.data instanceof Float32Array)) throw new ModelInputError('DiT forwardRaw: hidden_states must be float32 (Float32Array)');
+    const B = x.shape[0];
+    const numbers = (v: Tensor): number[] => Array.from(v.data as ArrayLike<number | bigint>, Number);
+    const tAll = numbers(timestep);
+    if (tAll.length !== 1 && tAll.length !== B) throw new ModelInputError(`DiT forwardRaw: timestep must hold 1 or B = ${B} values, got shape [${timestep.shape.join(', ')}]`);
+    const t = tAll.length === 1 ? new Array<number>(B).fill(tAll[0]) : tAll;
+    const y = numbers(labels);
+    const out = await this.forward(x.data, x.shape, t, y);
+    return { data: out, shape: this.outputShape(B) };
   }
 
   /**
    * Segment `embed`: → tokens [B, T, D] and conditioning [B, D]; with `withModulatedInput0`, also block 0's
    * modulated attention input [B, T, D] (TeaCache's signal) from the same session call.
    */
-  async embed(x: Float32Array, shape: readonly number[], t: readonly number[], y: readonly number[], opts: { withModulatedInput0?: boolean } = {}): Promise<SegmentOut> {
-    this.checkInputs(x, shape, t, y);
+  async embed(x: Float32Array, shape: readonly number[], t: readonly number[], y: DiTLabels, opts: { withModulatedInput0?: boolean } = {}): Promise<SegmentOut> {
+    const labels = labelsOf(y);
+    this.checkInputs(x, shape, t, labels);
     const withMod = !!opts.withModulatedInput0;
     const cg = await this.graph(withMod ? 'embed_mod0' : 'embed', (g, P) => {
       const e = embed(g, P, this.config, g.input('x', 'float32', this.xShape()), ...this.conditioningInputs(g));
@@ -159,7 +232,7 @@ export class DiT {
       g.output('cond', e.cond);
       if (withMod) g.output('mod0', blockModulatedInput(g, P, this.config, 0, e.tokens, e.cond));
     });
-    const r = await cg.run(this.feedsXty(x, shape, t, y));
+    const r = await cg.run(this.feedsXty(x, shape, t, labels));
     return { tokens: r.tokens.data as Float32Array, cond: r.cond.data as Float32Array, modulatedInput0: withMod ? (r.mod0.data as Float32Array) : undefined };
   }
 
@@ -176,11 +249,25 @@ export class DiT {
     return [g.input('h', 'float32', ['B', this.tokens, D]), g.input('cond', 'float32', ['B', D])];
   }
 
-  /** Blocks `from` … `to − 1` in one session (from = to − 1 is a single block). */
+  /** [from, to) cut into consecutive ranges whose weights fit one graph. */
+  private chunks(from: number, to: number): [number, number][] {
+    const per = Math.max(1, Math.floor(this.maxGraphWeightBytes / this.blockWeightBytes));
+    const out: [number, number][] = [];
+    for (let a = from; a < to; a += per) out.push([a, Math.min(to, a + per)]);
+    return out;
+  }
+
+  /** Blocks `from` … `to − 1` (from = to − 1 is a single block): one session, or chained ones above the graph weight limit. */
   async blocks(from: number, to: number, tokens: Float32Array, cond: Float32Array, batch: number): Promise<Float32Array> {
     if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from < to && to <= this.config.depth)) {
       throw new ModelInputError(`block range [${from}, ${to}) is not inside [0, ${this.config.depth})`);
     }
+    let h = tokens;
+    for (const [a, b] of this.chunks(from, to)) h = await this.blocksOneGraph(a, b, h, cond, batch);
+    return h;
+  }
+
+  private async blocksOneGraph(from: number, to: number, tokens: Float32Array, cond: Float32Array, batch: number): Promise<Float32Array> {
     const cg = await this.graph(`blocks_${from}_${to}`, (g, P) => {
       const [h, c] = this.tokenInputs(g);
       let x = h;
@@ -195,7 +282,7 @@ export class DiT {
    * Blocks [from, ends.at(−1)) in one session call, returning the hidden state after block e − 1 for each
    * e in `ends` (strictly increasing, [batch, T, D] each): per-block caching on a step where the same rows
    * compute a run of sections needs each section's output, and one call instead of one per section saves
-   * their per-call overhead.
+   * their per-call overhead. Above the graph weight limit, one call per chunk.
    */
   async blocksSplit(from: number, ends: readonly number[], tokens: Float32Array, cond: Float32Array, batch: number): Promise<Float32Array[]> {
     const to = ends.at(-1) ?? from;
@@ -203,6 +290,19 @@ export class DiT {
     if (!(Number.isInteger(from) && 0 <= from && from < to && to <= this.config.depth && increasing)) {
       throw new ModelInputError(`block range [${from}, ${to}) split after [${ends.join(', ')}] is not an increasing split inside [0, ${this.config.depth})`);
     }
+    const outs = new Map<number, Float32Array>();
+    let h = tokens;
+    for (const [a, b] of this.chunks(from, to)) {
+      const cut = [...ends.filter((e) => e > a && e < b), b];
+      const r = await this.blocksSplitOneGraph(a, cut, h, cond, batch);
+      cut.forEach((e, k) => outs.set(e, r[k]));
+      h = r[r.length - 1];
+    }
+    return ends.map((e) => outs.get(e)!);
+  }
+
+  private async blocksSplitOneGraph(from: number, ends: readonly number[], tokens: Float32Array, cond: Float32Array, batch: number): Promise<Float32Array[]> {
+    const to = ends.at(-1)!;
     const cg = await this.graph(`blocks_split_${from}_${ends.join('_')}`, (g, P) => {
       const [h, c] = this.tokenInputs(g);
       let x = h;
@@ -250,8 +350,9 @@ export class DiT {
    * the conditioning computed from t and y in the same session call: tokens [B, T, D] → [B, outC, H, W].
    * The same ops as `embed`'s conditioning followed by `head`, so the same numbers.
    */
-  async conditionedHead(tokens: Float32Array, t: readonly number[], y: readonly number[], batch: number): Promise<Float32Array> {
+  async conditionedHead(tokens: Float32Array, t: readonly number[], labels: DiTLabels, batch: number): Promise<Float32Array> {
     const D = this.config.hiddenSize;
+    const y = labelsOf(labels);
     if (tokens.length !== batch * this.tokens * D || t.length !== batch || y.length !== batch) {
       throw new ModelInputError(`tokens must be [${batch}, ${this.tokens}, ${D}], t and y [${batch}]; got ${tokens.length} values, ${t.length} and ${y.length} entries`);
     }
@@ -268,6 +369,11 @@ export class DiT {
   outputShape(batch: number): [number, number, number, number] {
     const c = this.config;
     return [batch, outChannels(c), c.inputSize, c.inputSize];
+  }
+
+  /** The null class for every row (the CFG unconditional branch). */
+  unconditional(cond: Conditioning): Conditioning {
+    return { ...cond, classLabels: labelsOf(cond).map(() => this.config.numClasses) };
   }
 
   async release(): Promise<void> {

@@ -1,6 +1,6 @@
 // Seeded random DiT weights (every tensor non-zero, small): for benchmarks, tests and trying the
 // tool before a trained model is at hand. Not a training initialisation (see train/trainer.ts).
-import { sampleRng } from '../diffusion/rng.js';
+import { sampleRng } from '../../diffusion/rng.js';
 import { DiTConfig } from './dit-config.js';
 import { parameterShapes, positionEmbedding2d } from './dit-graph.js';
 

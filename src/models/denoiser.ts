@@ -1,0 +1,124 @@
+// The denoiser contract: everything the pipeline, step evaluation, calibration, the benchmark and the CLI
+// need from a model family, and nothing more. A family (models/dit today; FLUX and Wan next) implements it.
+// Nothing above models/ names a family: it sees only this interface. Why it looks like this: docs/design.md.
+import type { Tensor } from './tensor.js';
+
+/** Bad input to a model: wrong shapes, labels out of range, weights that do not fit the config. */
+export class ModelInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelInputError';
+  }
+}
+
+export type ModelFamily = 'dit' | 'flux' | 'wan';
+
+/** What the network predicts: ε (DDPM family, sampled with DDIM / DPM-Solver++ / ancestral DDPM) or the flow velocity v. */
+export type Objective = 'eps' | 'flow';
+
+/**
+ * The conditioning of a batch's rows, one entry per row (rows = CFG branches × samples). Class-conditional
+ * families read `classLabels`; text-conditioned families add their embeddings here.
+ */
+export interface Conditioning {
+  /** [R] class labels; the family's null label is the CFG unconditional branch */
+  readonly classLabels?: readonly number[];
+}
+
+/** A class-conditional model's label space. */
+export interface ClassSpace {
+  /** labels 0 … count − 1 */
+  readonly count: number;
+  /** the label of the unconditional (CFG) branch */
+  readonly nullLabel: number;
+  /** display names, index = label (e.g. ImageNet's from a pipeline folder's id2label); each may list synonyms "a, b" */
+  readonly names?: readonly string[];
+}
+
+/** Output of the embed segment for R rows. */
+export interface SegmentOut {
+  /** [R, T, D] the block stack's input */
+  tokens: Float32Array;
+  /** [R, condSize] the conditioning vector every block and the head read */
+  cond: Float32Array;
+  /** [R, T, D] block 0's modulated attention input (TeaCache's signal), when asked for */
+  modulatedInput0?: Float32Array;
+}
+
+/**
+ * A diffusion transformer cut into segments: embed → blocks 0 … depth−1 (any contiguous range in one call)
+ * → head. Segment state crossing calls is a token tensor [R, T, D] and a conditioning vector [R, condSize],
+ * so caches extrapolate plain arrays and rows can be gathered, predicted or computed independently.
+ * Every method rejects (never throws from a callback) with a clear message on bad input or engine failure.
+ */
+export interface Denoiser {
+  readonly family: ModelFamily;
+  readonly objective: Objective;
+  /** blocks in the stack */
+  readonly depth: number;
+  /** T and D of the block stack's hidden state [R, T, D] */
+  readonly tokens: number;
+  readonly hiddenSize: number;
+  /** width of the conditioning vector [R, condSize] */
+  readonly condSize: number;
+  /** one sample's latent (model input) shape, e.g. [C, H, W] */
+  readonly latentShape: readonly number[];
+  /** channels of the model output: latentShape[0], or twice that when a learned variance follows the prediction */
+  readonly outputChannels: number;
+  /** the output's channels after the first latentShape[0] are a learned variance (DiT's learn_sigma) */
+  readonly learnedVariance: boolean;
+  /** the label space of a class-conditional model */
+  readonly classes?: ClassSpace;
+  /** FLOPs of one block on one row (2 per multiply-add) */
+  readonly blockFlops: number;
+  /** wall time spent building graphs and sessions so far (ms); the pipeline's clocks leave it out */
+  readonly compileMs: number;
+
+  /** [batch, outputChannels, …latentShape.slice(1)] */
+  outputShape(batch: number): number[];
+  /** The conditioning of the CFG unconditional branch for the same rows. */
+  unconditional(cond: Conditioning): Conditioning;
+
+  /** Segment embed: x [R, …latentShape] at model timesteps t [R] → tokens and conditioning. */
+  embed(x: Float32Array, shape: readonly number[], t: readonly number[], cond: Conditioning, opts?: { withModulatedInput0?: boolean }): Promise<SegmentOut>;
+  /** Blocks from … to − 1 on tokens [batch, T, D] → [batch, T, D]. */
+  blocks(from: number, to: number, tokens: Float32Array, cond: Float32Array, batch: number): Promise<Float32Array>;
+  /** Blocks from … ends.at(−1) − 1 in one call, returning the hidden state after block e − 1 for each e in ends. */
+  blocksSplit(from: number, ends: readonly number[], tokens: Float32Array, cond: Float32Array, batch: number): Promise<Float32Array[]>;
+  /** Segment head: tokens [batch, T, D] → model output [batch, outputChannels, …]. */
+  head(tokens: Float32Array, cond: Float32Array, batch: number): Promise<Float32Array>;
+  /** The head on forecast stack outputs, with the conditioning made from t and cond in the same call. */
+  conditionedHead(tokens: Float32Array, t: readonly number[], cond: Conditioning, batch: number): Promise<Float32Array>;
+  /** The whole network: x [R, …latentShape] → [R, outputChannels, …]. */
+  forward(x: Float32Array, shape: readonly number[], t: readonly number[], cond: Conditioning): Promise<Float32Array>;
+  /**
+   * The forward of the family's reference implementation (diffusers), with its argument names and
+   * conventions (DiT: hidden_states [B, C, H, W], timestep [B] float, class_labels [B] int64); returns its
+   * `.sample`. Works at every model size (large models run segment by segment).
+   */
+  forwardRaw(inputs: Readonly<Record<string, Tensor>>): Promise<Tensor>;
+  /** Frees every compiled session. */
+  release(): Promise<void>;
+}
+
+/** The rows `idx` of a conditioning (the rows a section's session call computes). */
+export function selectRows(cond: Conditioning, idx: readonly number[]): Conditioning {
+  return cond.classLabels ? { ...cond, classLabels: idx.map((r) => cond.classLabels![r]) } : cond;
+}
+
+/** Rows stacked: the first conditioning's rows, then the second's (CFG: cond then uncond). */
+export function concatRows(a: Conditioning, b: Conditioning): Conditioning {
+  if (!!a.classLabels !== !!b.classLabels) throw new Error('concatRows: both conditionings must carry class labels, or neither');
+  return a.classLabels ? { ...a, classLabels: [...a.classLabels, ...b.classLabels!] } : a;
+}
+
+/** Rows in one conditioning. */
+export function rowCount(cond: Conditioning): number {
+  return cond.classLabels?.length ?? 0;
+}
+
+/** The class count of a class-conditional model; a clear error for any other. */
+export function classCount(m: Denoiser): number {
+  if (!m.classes) throw new ModelInputError(`this ${m.family} model is not class-conditional`);
+  return m.classes.count;
+}
