@@ -1,20 +1,25 @@
 // Public surface of src/diffusion: schedules, timestep spacing, samplers (DDIM, DPM-Solver++(2M),
-// flow-matching Euler) as plans + steppers, classifier-free guidance, and seeded noise.
+// ancestral DDPM, flow-matching Euler) as plans + steppers, diffusers scheduler configs, classifier-free
+// guidance, and seeded noise.
 export { DiffusionConfigError, DiffusionShapeError } from './errors.js';
 export { Rng, sampleRng, noiseForSample, batchNoiseSource } from './rng.js';
 export type { NoiseSource } from './rng.js';
-export { linearBetaSchedule, scheduleFromBetas, numpyLinspace, logSnr } from './schedule.js';
+export { linearBetaSchedule, scaledLinearBetaSchedule, squaredCosCapV2BetaSchedule, scheduleFromBetas, numpyLinspace, logSnr } from './schedule.js';
 export type { DdpmSchedule, LinearBetaOptions } from './schedule.js';
-export { spaceTimesteps, roundHalfEven } from './spacing.js';
+export { spaceTimesteps, ditSpaceTimesteps, roundHalfEven } from './spacing.js';
 export type { TimestepSpacing, SpacingConvention, SpacingOptions } from './spacing.js';
 export type { PlanCommon, SamplerKind } from './plan.js';
 export { ddimPlan, ddimStep } from './ddim.js';
 export type { DdimOptions, DdimPlan } from './ddim.js';
 export { dpmSolverPlan, dpmSolverStep, createDpmSolverState } from './dpm-solver.js';
 export type { DpmSolverOptions, DpmSolverPlan, DpmSolverState } from './dpm-solver.js';
+export { ddpmPlan, ddpmStep, ddpmLogVariance, DDPM_VARIANCES } from './ddpm.js';
+export type { DdpmOptions, DdpmPlan, DdpmSpacing, DdpmVariance, DdpmStepInputs } from './ddpm.js';
 export { flowMatchPlan, flowEulerStep, shiftSigma } from './flow.js';
 export type { FlowMatchOptions, FlowMatchPlan } from './flow.js';
 export { applyGuidance, guideLeadingChannels, splitLearnedSigma, epsChannels } from './guidance.js';
 export type { LearnedSigmaSplit, Shape4 } from './guidance.js';
-export { createPlan, createSampler, sampleLoop } from './sampler.js';
+export { createPlan, createSampler, readsVarianceChannels, sampleLoop } from './sampler.js';
 export type { Denoiser, PlanSpec, Sampler, SamplerOptions, SamplerPlan } from './sampler.js';
+export { planSpecFromSchedulerConfig, parseSchedulerConfigJson, SUPPORTED_SCHEDULER_CLASSES } from './scheduler-config.js';
+export type { SchedulerConfigPlan, DdpmFamilySpec, FlowSpec } from './scheduler-config.js';

@@ -2,7 +2,7 @@
 // timestep to pass at each step, and how far each step moves (caches extrapolate over these distances).
 import { DiffusionConfigError } from './errors.js';
 
-export type SamplerKind = 'ddim' | 'dpmpp-2m' | 'flow-euler';
+export type SamplerKind = 'ddim' | 'dpmpp-2m' | 'flow-euler' | 'ddpm';
 
 export interface PlanCommon {
   readonly kind: SamplerKind;

@@ -53,10 +53,42 @@ export function scheduleFromBetas(betas: Float64Array): DdpmSchedule {
  */
 export function linearBetaSchedule(opts: LinearBetaOptions = {}): DdpmSchedule {
   const { trainSteps = 1000, betaStart = 1e-4, betaEnd = 0.02 } = opts;
-  if (!Number.isInteger(trainSteps) || trainSteps < 2) {
-    throw new DiffusionConfigError(`linearBetaSchedule: trainSteps must be an integer ≥ 2, got ${trainSteps}`);
-  }
+  checkTrainSteps('linearBetaSchedule', trainSteps);
   return scheduleFromBetas(numpyLinspace(betaStart, betaEnd, trainSteps));
+}
+
+/**
+ * "scaled_linear" (Stable Diffusion, diffusers): √β linear from √betaStart to √betaEnd, squared. The defaults
+ * are DDPM's (1e-4, 0.02) as in diffusers' constructors; SD configs pass 0.00085 and 0.012.
+ */
+export function scaledLinearBetaSchedule(opts: LinearBetaOptions = {}): DdpmSchedule {
+  const { trainSteps = 1000, betaStart = 1e-4, betaEnd = 0.02 } = opts;
+  checkTrainSteps('scaledLinearBetaSchedule', trainSteps);
+  if (!(betaStart > 0 && betaEnd > 0)) {
+    throw new DiffusionConfigError(`scaledLinearBetaSchedule: betaStart and betaEnd must be positive, got ${betaStart}, ${betaEnd}`);
+  }
+  return scheduleFromBetas(numpyLinspace(Math.sqrt(betaStart), Math.sqrt(betaEnd), trainSteps).map((r) => r * r));
+}
+
+/**
+ * "squaredcos_cap_v2" (improved DDPM's cosine schedule, Nichol & Dhariwal 2021): ᾱ(τ) = cos²((τ + 0.008)/1.008·π/2)
+ * on τ ∈ [0, 1], discretised as β_i = min(1 − ᾱ((i + 1)/T)/ᾱ(i/T), maxBeta). The cap (0.999) keeps the last β
+ * below 1, where ᾱ(1) = cos²(π/2) ≈ 0. ADM/DiT keep these in float64; diffusers rounds them to float32.
+ */
+export function squaredCosCapV2BetaSchedule(opts: { trainSteps?: number; maxBeta?: number } = {}): DdpmSchedule {
+  const { trainSteps = 1000, maxBeta = 0.999 } = opts;
+  checkTrainSteps('squaredCosCapV2BetaSchedule', trainSteps);
+  if (!(maxBeta > 0 && maxBeta < 1)) throw new DiffusionConfigError(`squaredCosCapV2BetaSchedule: maxBeta must be in (0, 1), got ${maxBeta}`);
+  const alphaBar = (tau: number): number => {
+    const c = Math.cos((((tau + 0.008) / 1.008) * Math.PI) / 2); // the reference's operation order, for bit-equal betas
+    return c * c;
+  };
+  const betas = Float64Array.from({ length: trainSteps }, (_, i) => Math.min(1 - alphaBar((i + 1) / trainSteps) / alphaBar(i / trainSteps), maxBeta));
+  return scheduleFromBetas(betas);
+}
+
+function checkTrainSteps(what: string, trainSteps: number): void {
+  if (!Number.isInteger(trainSteps) || trainSteps < 2) throw new DiffusionConfigError(`${what}: trainSteps must be an integer ≥ 2, got ${trainSteps}`);
 }
 
 /** Log signal-to-noise half-ratio λ = log(α/σ) = ½·log(ᾱ/(1 − ᾱ)); +Infinity at ᾱ = 1. */

@@ -32,7 +32,8 @@ export function roundHalfEven(x: number): number {
  *   dpm linspace:      linspace(0, T − 1, N + 1).round()[::-1][:-1]
  *   trailing (both):   round(arange(T, 0, −T / N)) − 1
  * DiT's respacing: `space_timesteps(T, "ddimN")` equals ddim 'leading' when T % N == 0; the plain
- * `space_timesteps(T, [N])` (DiT's sample.py `str(N)`) equals ddim 'linspace' (it accumulates the stride, same ties).
+ * `space_timesteps(T, [N])` (DiT's sample.py `str(N)`) is ditSpaceTimesteps: ddim 'linspace' but for exact
+ * .5 ties, which its accumulated stride rounds by float error (N = 21: 499 there, 500 here; 278 N in 1 … 1000 differ).
  * Trailing evaluates numpy's arange values (T + k·δ, δ = (T − T/N) − T, so ties round as numpy's do) but
  * always returns N of them: numpy's float arange yields N + 1 for some N (61, 103, …), which diffusers mishandles.
  */
@@ -70,4 +71,23 @@ function checkTimesteps(ts: readonly number[], trainSteps: number, spacing: stri
       throw new DiffusionConfigError(`spaceTimesteps(${spacing}): ${ts.length} steps repeat timestep ${t}; use fewer steps or another spacing`);
     }
   });
+}
+
+/**
+ * DiT's (improved-diffusion's) `space_timesteps(T, [N])`, descending: one section whose k-th timestep is
+ * Python's round (half to even) of the stride (T − 1)/(N − 1) accumulated k times in float64. Accumulating
+ * moves exact .5 ties off .5, so a few N differ from 'linspace' (see spaceTimesteps); this reproduces DiT's.
+ */
+export function ditSpaceTimesteps(trainSteps: number, steps: number): number[] {
+  if (!Number.isInteger(steps) || steps < 1 || steps > trainSteps) {
+    throw new DiffusionConfigError(`ditSpaceTimesteps: steps must be an integer in [1, ${trainSteps}], got ${steps}`);
+  }
+  const stride = steps === 1 ? 1 : (trainSteps - 1) / (steps - 1);
+  const ascending: number[] = [];
+  let position = 0;
+  for (let k = 0; k < steps; k++) {
+    ascending.push(roundHalfEven(position));
+    position += stride;
+  }
+  return ascending.reverse();
 }

@@ -1,30 +1,45 @@
 // The sampling loop: batches of samples, classifier-free guidance, the sampler, and the run's stats. Each
 // step's model evaluation with feature caching (every row decides for itself) is step-eval.ts.
 import type { CacheMethod, StepInfo } from '../cache/contract.js';
-import { applyGuidance, epsChannels } from '../diffusion/guidance.js';
+import { applyGuidance, epsChannels, guideLeadingChannels } from '../diffusion/guidance.js';
+import type { DdpmVariance } from '../diffusion/ddpm.js';
+import type { DdpmSchedule } from '../diffusion/schedule.js';
 import { noiseForSample, batchNoiseSource } from '../diffusion/rng.js';
-import { SamplerPlan, createPlan, createSampler } from '../diffusion/sampler.js';
+import { type PlanSpec, SamplerPlan, createPlan, createSampler, readsVarianceChannels } from '../diffusion/sampler.js';
 import type { TimestepSpacing } from '../diffusion/spacing.js';
 import { type Conditioning, type Denoiser, concatRows } from '../models/denoiser.js';
 import { GenerateError } from './errors.js';
 import { PhaseTimes, RunStats, SampleDecisionRecord, StepRecord, addTimes, emptyTimes } from './stats.js';
 import { BatchEvaluator } from './step-eval.js';
 
-export type SamplerName = 'ddim' | 'dpmpp-2m' | 'flow-euler';
+export type SamplerName = 'ddim' | 'dpmpp-2m' | 'flow-euler' | 'ddpm';
+
+/**
+ * Which output channels classifier-free guidance mixes. 'all': every prediction channel (diffusers'
+ * DiTPipeline, and every other pipeline). 'dit': the first 3 channels only, the rest from the conditional
+ * branch — DiT's forward_with_cfg, kept to reproduce the DiT paper's samples.
+ */
+export type GuidanceChannels = 'all' | 'dit';
 
 export interface GenerateOptions {
   labels: readonly number[]; // one class label per sample
   seed: number;
   steps: number;
   sampler: SamplerName;
+  /** A plan spec (and DDPM schedule) made from a pipeline's scheduler config; replaces sampler, spacing, eta, flowShift. */
+  schedulerPlan?: { spec: PlanSpec; schedule: DdpmSchedule | null };
   cfgScale: number; // 1 = no guidance (one branch)
+  /** channels guidance mixes (default 'all') */
+  guidanceChannels?: GuidanceChannels;
+  /** ancestral DDPM's variance (default: learned-range for a model with a learned variance, else fixed-small) */
+  ddpmVariance?: DdpmVariance;
   cache?: CacheMethod; // absent = compute everything
   batchSize?: number; // samples per model batch (each sample's result does not depend on it)
   eta?: number;
   /** Clip DDIM/DPM x₀ estimates to ±clipX0. Default: 1 for pixel-space models (1 or 3 channels, as ADM's
    * clip_denoised), none for latent models (as DiT). */
   clipX0?: number | null;
-  spacing?: TimestepSpacing;
+  spacing?: TimestepSpacing | 'dit';
   flowShift?: number;
   /** Sample indices start here (noise of sample k depends only on seed and k). */
   firstSampleIndex?: number;
@@ -41,17 +56,22 @@ export interface GenerateResult {
 
 export { GenerateError };
 
-export function makePlan(o: Pick<GenerateOptions, 'sampler' | 'steps' | 'eta' | 'clipX0' | 'spacing' | 'flowShift'>): SamplerPlan {
+export function makePlan(o: Pick<GenerateOptions, 'sampler' | 'steps' | 'eta' | 'clipX0' | 'spacing' | 'flowShift' | 'schedulerPlan' | 'ddpmVariance'>): SamplerPlan {
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new GenerateError(`steps must be a positive integer, got ${o.steps}`);
+  if (o.schedulerPlan) return createPlan(o.schedulerPlan.spec, o.schedulerPlan.schedule ?? undefined);
+  const spacing = o.spacing === 'dit' ? undefined : o.spacing;
+  if (o.spacing === 'dit' && o.sampler !== 'ddpm') throw new GenerateError(`spacing 'dit' (DiT's respacing) belongs to the ddpm sampler; ${o.sampler} takes leading, trailing or linspace`);
   switch (o.sampler) {
     case 'ddim':
-      return createPlan({ kind: 'ddim', steps: o.steps, eta: o.eta, clipX0: o.clipX0 ?? null, spacing: o.spacing });
+      return createPlan({ kind: 'ddim', steps: o.steps, eta: o.eta, clipX0: o.clipX0 ?? null, spacing });
     case 'dpmpp-2m':
-      return createPlan({ kind: 'dpmpp-2m', steps: o.steps, clipX0: o.clipX0 ?? null, spacing: o.spacing });
+      return createPlan({ kind: 'dpmpp-2m', steps: o.steps, clipX0: o.clipX0 ?? null, spacing });
     case 'flow-euler':
       return createPlan({ kind: 'flow-euler', steps: o.steps, shift: o.flowShift });
+    case 'ddpm':
+      return createPlan({ kind: 'ddpm', steps: o.steps, variance: o.ddpmVariance ?? 'fixed-small', clipX0: o.clipX0 ?? null, spacing: o.spacing });
     default:
-      throw new GenerateError(`unknown sampler "${String(o.sampler)}"; use ddim, dpmpp-2m or flow-euler`);
+      throw new GenerateError(`unknown sampler "${String(o.sampler)}"; use ddim, dpmpp-2m, ddpm or flow-euler`);
   }
 }
 
@@ -82,7 +102,10 @@ async function runBatch(model: Denoiser, o: GenerateOptions, plan: SamplerPlan, 
   // A clock that stops while the model compiles a graph on first use (reported apart as setupMs).
   const now = (): number => performance.now() - model.compileMs;
   const evaluator = new BatchEvaluator(model, o.cache, rows, { totalSteps: plan.steps, taus }, now);
-  const sampler = createSampler(plan, { noise: o.eta ? batchNoiseSource(o.seed + 7919, sampleIdx) : undefined });
+  // η-noise of DDIM and the ancestral DDPM noise: per sample, so a sample's result does not depend on its batch
+  const stochastic = !!o.eta || plan.kind === 'ddpm';
+  const sampler = createSampler(plan, { noise: stochastic ? batchNoiseSource(o.seed + 7919, sampleIdx) : undefined, batchSize: B });
+  const withVariance = readsVarianceChannels(plan);
   let x: Float32Array = new Float32Array(B * px);
   sampleIdx.forEach((s, k) => x.set(noiseForSample(o.seed, s, [...latent]), k * px));
   let cacheBytesPeak = 0;
@@ -101,9 +124,17 @@ async function runBatch(model: Denoiser, o: GenerateOptions, plan: SamplerPlan, 
 
     // Guidance on the ε/v channels, then the sampler step.
     const t0 = now();
-    // the prediction is the first C output channels; a learned variance follows them
-    const pred = model.learnedVariance ? epsChannels(out, [rows.samples.length, model.outputChannels, px / C, 1]) : out;
-    const guided = branches.length === 1 ? pred : applyGuidance(pred.subarray(0, B * px), pred.subarray(B * px), o.cfgScale);
+    // the prediction is the first C output channels; a learned variance follows them (read by ancestral DDPM)
+    const pred = model.learnedVariance && !withVariance ? epsChannels(out, [rows.samples.length, model.outputChannels, px / C, 1]) : out;
+    const predC = withVariance ? model.outputChannels : C;
+    const guidedC = o.guidanceChannels === 'dit' ? Math.min(3, C) : C;
+    const half = B * predC * (px / C);
+    const guided =
+      branches.length === 1
+        ? pred
+        : guidedC === predC
+          ? applyGuidance(pred.subarray(0, half), pred.subarray(half), o.cfgScale)
+          : guideLeadingChannels(pred.subarray(0, half), pred.subarray(half), o.cfgScale, [B, predC, px / C, 1], guidedC);
     x = sampler.step(s, x, guided);
     evaluator.times.samplerMs += now() - t0;
 
@@ -134,7 +165,9 @@ export async function generate(model: Denoiser, o: GenerateOptions): Promise<Gen
   });
   const latent = model.latentShape;
   const pixelSpace = latent[0] === 1 || latent[0] === 3;
-  const plan = makePlan({ ...o, clipX0: o.clipX0 === undefined ? (pixelSpace ? 1 : null) : o.clipX0 });
+  const plan = makePlan({ ...o, clipX0: o.clipX0 === undefined ? (pixelSpace ? 1 : null) : o.clipX0, ddpmVariance: o.ddpmVariance ?? (model.learnedVariance ? 'learned-range' : 'fixed-small') });
+  if (readsVarianceChannels(plan) && !model.learnedVariance) throw new GenerateError(`the learned-range DDPM variance needs a model that predicts its variance (learn_sigma); this one does not — use fixed-small or fixed-large`);
+  if ((plan.kind === 'flow-euler') !== (model.objective === 'flow')) throw new GenerateError(`the ${plan.kind} sampler does not fit a model trained with the ${model.objective} objective`);
   const N = o.labels.length;
   const bs = o.batchSize ?? N;
   if (!Number.isInteger(bs) || bs < 1) throw new GenerateError(`batch size must be a positive integer, got ${bs}`);
