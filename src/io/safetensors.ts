@@ -79,6 +79,48 @@ export function readSafetensorsSync(path: string): SafetensorsFile {
   }
 }
 
+/**
+ * The header of a safetensors file with tensors whose `data` is read from the file each time it is
+ * accessed (synchronously, one tensor's bytes): a model far larger than memory can be opened, and only
+ * the tensors a caller converts are ever read. The file must not change while it is in use.
+ */
+export function readSafetensorsLazy(path: string): SafetensorsFile {
+  const fd = openSync(path, 'r');
+  const ranges: ByteRange[] = [];
+  let file: SafetensorsFile;
+  try {
+    const steps = readSteps(fstatSync(fd).size, path);
+    let step = steps.next();
+    // The first two ranges are the length prefix and the JSON header; the rest are tensor data.
+    for (let k = 0; !step.done; k++) {
+      if (k < 2) step = steps.next(readRangeSync(fd, step.value, path));
+      else {
+        ranges.push(step.value);
+        step = steps.next(new Uint8Array(0));
+      }
+    }
+    file = step.value;
+  } finally {
+    closeSync(fd);
+  }
+  let k = 0;
+  for (const tensor of file.tensors.values()) {
+    const range = ranges[k++]!;
+    Object.defineProperty(tensor, 'data', {
+      enumerable: true,
+      get: (): Uint8Array => {
+        const f = openSync(path, 'r');
+        try {
+          return readRangeSync(f, range, path);
+        } finally {
+          closeSync(f);
+        }
+      },
+    });
+  }
+  return file;
+}
+
 interface ByteRange {
   position: number;
   length: number;

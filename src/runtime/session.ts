@@ -83,7 +83,10 @@ export class CompiledGraph {
     } catch (e) {
       throw new EngineError(`onnxruntime could not compile graph ${graph.name}: ${(e as Error).message}`, { cause: e });
     }
-    return new CompiledGraph(graph, session, !!opts.paramsAsInputs);
+    // An inference session holds its weights itself: keeping the graph's parameter and constant arrays
+    // here would keep a second copy of the model alive in JS.
+    const kept: Graph = opts.paramsAsInputs ? graph : { ...graph, params: [], consts: [], nodes: [] };
+    return new CompiledGraph(kept, session, !!opts.paramsAsInputs);
   }
 
   /** Runs the graph. With paramsAsInputs, `params` supplies every parameter by name. */

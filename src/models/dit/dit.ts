@@ -6,10 +6,12 @@ import { Value } from '../../graph/ir.js';
 import { CompiledGraph, MAX_GRAPH_WEIGHT_BYTES, checkThreads, defaultThreads } from '../../runtime/session.js';
 import { ModelInputError, type ClassSpace, type Conditioning, type Denoiser, type Objective, type SegmentOut } from '../denoiser.js';
 import { numel, type Tensor } from '../tensor.js';
+import { type WeightSource, weightNumel } from '../weights.js';
 import { DiTConfig, numTokens, outChannels } from './dit-config.js';
 import { ParamSource, block, blockFlops, blockModulatedInput, conditioning, embed, head, parameterShapes } from './dit-graph.js';
 
-export type DiTWeights = ReadonlyMap<string, Float32Array>;
+/** A DiT's weights by original key: a Map, or LazyWeights that load each tensor when a graph needs it. */
+export type DiTWeights = WeightSource;
 
 export { ModelInputError };
 
@@ -94,10 +96,10 @@ export class DiT implements Denoiser {
     }
     const problems: string[] = [];
     for (const [k, shape] of expected) {
-      const w = weights.get(k);
+      const have = weightNumel(weights, k);
       const n = shape.reduce((a, b) => a * b, 1);
-      if (!w) problems.push(`missing ${k} [${shape.join(', ')}]`);
-      else if (w.length !== n) problems.push(`${k}: expected [${shape.join(', ')}] (${n} values), got ${w.length} values`);
+      if (have === undefined) problems.push(`missing ${k} [${shape.join(', ')}]`);
+      else if (have !== n) problems.push(`${k}: expected [${shape.join(', ')}] (${n} values), got ${have} values`);
     }
     for (const k of weights.keys()) if (!expected.has(k)) problems.push(`unexpected ${k}`);
     if (problems.length) throw new ModelInputError(`weights do not match the DiT config:\n  ${problems.join('\n  ')}`);

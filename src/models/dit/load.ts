@@ -2,7 +2,8 @@
 // unpickler) or a diffusers DiTTransformer2DModel folder — into original-DiT keys, then builds a DiT.
 import fs from 'node:fs';
 import path from 'node:path';
-import { readSafetensors, toFloat32, StTensor } from '../../io/safetensors.js';
+import { readSafetensorsLazy, toFloat32, StTensor } from '../../io/safetensors.js';
+import { LazyWeights, type LazyTensor } from '../weights.js';
 import { loadTorchCheckpoint } from '../../io/torch-pickle.js';
 import { CheckpointError } from '../../io/errors.js';
 import { DiTConfig, configFromDiffusersJson, configFromOriginalJson, validateConfig } from './dit-config.js';
@@ -69,48 +70,58 @@ export function resolveCheckpoint(p: string): { format: CheckpointFormat; weight
   throw new CheckpointError(p, 'has an unknown extension', 'Use .safetensors, .pt/.pth, or a model folder.');
 }
 
-/** Converts diffusers DiT keys to original ones; the per-block embedder copies must agree. */
-function fromDiffusers(file: string, t: Map<string, StTensor>, c: DiTConfig): Map<string, Float32Array> {
-  const f = (k: string): Float32Array => {
-    const x = t.get(k);
-    if (!x) throw new CheckpointError(file, `missing key ${k}`, 'Is this a DiTTransformer2DModel checkpoint?');
-    return toFloat32(x, file, k);
+/** A stored tensor converted to float32 when asked for. */
+function lazyTensor(file: string, t: ReadonlyMap<string, StTensor>, k: string): LazyTensor {
+  const x = t.get(k);
+  if (!x) throw new CheckpointError(file, `missing key ${k}`, 'Is this a DiTTransformer2DModel checkpoint?');
+  return { numel: x.shape.reduce((a, b) => a * b, 1), load: () => toFloat32(x, file, k) };
+}
+
+/** Tensors loaded one after another into one array (diffusers' separate q, k, v → DiT's fused qkv). */
+function concatenated(parts: readonly LazyTensor[]): LazyTensor {
+  const numel = parts.reduce((a, p) => a + p.numel, 0);
+  return {
+    numel,
+    load: () => {
+      const out = new Float32Array(numel);
+      let at = 0;
+      for (const p of parts) {
+        out.set(p.load(), at);
+        at += p.numel;
+      }
+      return out;
+    },
   };
-  const out = new Map<string, Float32Array>();
+}
+
+/** Converts diffusers DiT keys to original ones (lazily); the per-block embedder copies must agree. */
+function fromDiffusers(file: string, t: Map<string, StTensor>, c: DiTConfig): LazyWeights {
+  const lazy = (k: string): LazyTensor => lazyTensor(file, t, k);
+  const f = (k: string): Float32Array => lazy(k).load();
+  const out = new Map<string, LazyTensor>();
   const emb = 'transformer_blocks.0.norm1.emb';
-  out.set('x_embedder.proj.weight', f('pos_embed.proj.weight'));
-  out.set('x_embedder.proj.bias', f('pos_embed.proj.bias'));
-  out.set('t_embedder.mlp.0.weight', f(`${emb}.timestep_embedder.linear_1.weight`));
-  out.set('t_embedder.mlp.0.bias', f(`${emb}.timestep_embedder.linear_1.bias`));
-  out.set('t_embedder.mlp.2.weight', f(`${emb}.timestep_embedder.linear_2.weight`));
-  out.set('t_embedder.mlp.2.bias', f(`${emb}.timestep_embedder.linear_2.bias`));
-  out.set('y_embedder.embedding_table.weight', f(`${emb}.class_embedder.embedding_table.weight`));
+  out.set('x_embedder.proj.weight', lazy('pos_embed.proj.weight'));
+  out.set('x_embedder.proj.bias', lazy('pos_embed.proj.bias'));
+  out.set('t_embedder.mlp.0.weight', lazy(`${emb}.timestep_embedder.linear_1.weight`));
+  out.set('t_embedder.mlp.0.bias', lazy(`${emb}.timestep_embedder.linear_1.bias`));
+  out.set('t_embedder.mlp.2.weight', lazy(`${emb}.timestep_embedder.linear_2.weight`));
+  out.set('t_embedder.mlp.2.bias', lazy(`${emb}.timestep_embedder.linear_2.bias`));
+  out.set('y_embedder.embedding_table.weight', lazy(`${emb}.class_embedder.embedding_table.weight`));
   const used = new Set<string>(['pos_embed.proj.weight', 'pos_embed.proj.bias']);
   const embSuffixes = ['timestep_embedder.linear_1.weight', 'timestep_embedder.linear_1.bias', 'timestep_embedder.linear_2.weight', 'timestep_embedder.linear_2.bias', 'class_embedder.embedding_table.weight'];
+  const refs = new Map(embSuffixes.map((s) => [s, f(`${emb}.${s}`)] as const));
   for (let i = 0; i < c.depth; i++) {
     const b = `transformer_blocks.${i}`;
     for (const s of embSuffixes) {
       const k = `${b}.norm1.emb.${s}`;
       used.add(k);
       const a = f(k);
-      const ref = f(`${emb}.${s}`);
+      const ref = refs.get(s)!;
       // diffusers keeps one embedder per block; one model needs them equal, or we'd be guessing.
-      if (a.some((v, j) => v !== ref[j])) throw new CheckpointError(file, `${k} differs from block 0's copy`, 'Per-block timestep/class embedders must be identical for a DiT.');
+      if (a.length !== ref.length || a.some((v, j) => v !== ref[j])) throw new CheckpointError(file, `${k} differs from block 0's copy`, 'Per-block timestep/class embedders must be identical for a DiT.');
     }
-    const q = f(`${b}.attn1.to_q.weight`);
-    const kk = f(`${b}.attn1.to_k.weight`);
-    const v = f(`${b}.attn1.to_v.weight`);
-    const qkv = new Float32Array(q.length * 3);
-    qkv.set(q, 0);
-    qkv.set(kk, q.length);
-    qkv.set(v, 2 * q.length);
-    out.set(`blocks.${i}.attn.qkv.weight`, qkv);
-    const qb = f(`${b}.attn1.to_q.bias`);
-    const qkvb = new Float32Array(qb.length * 3);
-    qkvb.set(qb, 0);
-    qkvb.set(f(`${b}.attn1.to_k.bias`), qb.length);
-    qkvb.set(f(`${b}.attn1.to_v.bias`), 2 * qb.length);
-    out.set(`blocks.${i}.attn.qkv.bias`, qkvb);
+    out.set(`blocks.${i}.attn.qkv.weight`, concatenated(['to_q', 'to_k', 'to_v'].map((x) => lazy(`${b}.attn1.${x}.weight`))));
+    out.set(`blocks.${i}.attn.qkv.bias`, concatenated(['to_q', 'to_k', 'to_v'].map((x) => lazy(`${b}.attn1.${x}.bias`))));
     const pairs: [string, string][] = [
       ['attn1.to_out.0', 'attn.proj'],
       ['ff.net.0.proj', 'mlp.fc1'],
@@ -118,26 +129,27 @@ function fromDiffusers(file: string, t: Map<string, StTensor>, c: DiTConfig): Ma
       ['norm1.linear', 'adaLN_modulation.1'],
     ];
     for (const [d, o] of pairs) for (const wb of ['weight', 'bias']) {
-      out.set(`blocks.${i}.${o}.${wb}`, f(`${b}.${d}.${wb}`));
+      out.set(`blocks.${i}.${o}.${wb}`, lazy(`${b}.${d}.${wb}`));
       used.add(`${b}.${d}.${wb}`);
     }
     for (const x of ['to_q', 'to_k', 'to_v']) for (const wb of ['weight', 'bias']) used.add(`${b}.attn1.${x}.${wb}`);
   }
   for (const [d, o] of [['proj_out_1', 'final_layer.adaLN_modulation.1'], ['proj_out_2', 'final_layer.linear']] as const) {
     for (const wb of ['weight', 'bias']) {
-      out.set(`${o}.${wb}`, f(`${d}.${wb}`));
+      out.set(`${o}.${wb}`, lazy(`${d}.${wb}`));
       used.add(`${d}.${wb}`);
     }
   }
   const extra = [...t.keys()].filter((k) => !used.has(k));
   if (extra.length) throw new CheckpointError(file, `has keys a DiTTransformer2DModel with ${c.depth} layers does not: ${extra.slice(0, 10).join(', ')}${extra.length > 10 ? ', …' : ''}`);
   // diffusers recomputes the fixed position embedding instead of storing it.
-  out.set('pos_embed', positionEmbedding2d(c.hiddenSize, c.inputSize / c.patchSize));
-  return out;
+  const grid = c.inputSize / c.patchSize;
+  out.set('pos_embed', { numel: grid * grid * c.hiddenSize, load: () => positionEmbedding2d(c.hiddenSize, grid) });
+  return new LazyWeights(out);
 }
 
 /** Checks every key and shape at once and reports all problems in one error. */
-function checkOriginal(file: string, t: Map<string, StTensor>, c: DiTConfig): Map<string, Float32Array> {
+function checkOriginal(file: string, t: Map<string, StTensor>, c: DiTConfig): LazyWeights {
   const expected = parameterShapes(c);
   const problems: string[] = [];
   for (const [k, shape] of expected) {
@@ -151,17 +163,21 @@ function checkOriginal(file: string, t: Map<string, StTensor>, c: DiTConfig): Ma
   if (problems.length) {
     throw new CheckpointError(file, `does not match the DiT config (${problems.length} problems):\n  ${problems.join('\n  ')}`, 'Check that config.json (or --config) describes this checkpoint.');
   }
-  return new Map([...expected.keys()].map((k) => [k, toFloat32(t.get(k)!, file, k)] as const));
+  return new LazyWeights(new Map([...expected.keys()].map((k) => [k, lazyTensor(file, t, k)] as const)));
 }
 
-/** Reads weights (original-DiT keys) and config from any supported checkpoint. */
-export async function readDiTWeights(p: string, opts: LoadOptions = {}): Promise<{ config: DiTConfig; weights: Map<string, Float32Array>; format: CheckpointFormat }> {
+/**
+ * Opens a DiT checkpoint: config, format, and weights (original-DiT keys) that load when a graph needs
+ * them — read from a safetensors file on demand, converted from a torch pickle's stored bytes — so JS
+ * never holds a float32 copy of the whole model beside onnxruntime's.
+ */
+export async function openDiTWeights(p: string, opts: LoadOptions = {}): Promise<{ config: DiTConfig; weights: LazyWeights; format: CheckpointFormat }> {
   const r = resolveCheckpoint(p);
+  const read = async (file: string): Promise<Map<string, StTensor>> => (/\.safetensors$/i.test(file) ? readSafetensorsLazy(file).tensors : loadTorchCheckpoint(file));
   if (r.format === 'diffusers') {
     if (!r.configFile || !fs.existsSync(r.configFile)) throw new CheckpointError(r.weights, 'has no config.json beside it', 'A diffusers model folder holds config.json next to the weights.');
     const config = opts.config ?? configFromDiffusersJson(readJson(r.configFile), r.configFile);
-    const tensors = /\.safetensors$/i.test(r.weights) ? (await readSafetensors(r.weights)).tensors : await loadTorchCheckpoint(r.weights);
-    return { config, weights: fromDiffusers(r.weights, tensors, config), format: r.format };
+    return { config, weights: fromDiffusers(r.weights, await read(r.weights), config), format: r.format };
   }
   let config = opts.config;
   if (!config) {
@@ -169,8 +185,13 @@ export async function readDiTWeights(p: string, opts: LoadOptions = {}): Promise
     config = configFromOriginalJson(readJson(r.configFile), r.configFile);
   }
   validateConfig(config, r.weights);
-  const tensors = r.format === 'original-pt' ? await loadTorchCheckpoint(r.weights) : (await readSafetensors(r.weights)).tensors;
-  return { config, weights: checkOriginal(r.weights, tensors, config), format: r.format };
+  return { config, weights: checkOriginal(r.weights, await read(r.weights), config), format: r.format };
+}
+
+/** Reads weights (original-DiT keys, every tensor in memory) and config from any supported checkpoint. */
+export async function readDiTWeights(p: string, opts: LoadOptions = {}): Promise<{ config: DiTConfig; weights: Map<string, Float32Array>; format: CheckpointFormat }> {
+  const { config, weights, format } = await openDiTWeights(p, opts);
+  return { config, weights: weights.materialize(), format };
 }
 
 /** 'eps' unless the checkpoint's config.json says `"objective": "flow"` (our flow-trained models). */
@@ -180,7 +201,7 @@ function objectiveOf(configFile: string | undefined): Objective {
 
 /** The DiT entry point (kept for compatibility; `loadDenoiser` is the family-neutral one). */
 export async function loadDiT(pathOrDir: string, opts: LoadOptions = {}): Promise<DiT> {
-  const { config, weights } = await readDiTWeights(pathOrDir, opts);
+  const { config, weights } = await openDiTWeights(pathOrDir, opts);
   const { configFile } = resolveCheckpoint(pathOrDir);
   return new DiT(config, weights, { threads: opts.threads, objective: objectiveOf(configFile), labelNames: opts.labelNames });
 }
