@@ -7,6 +7,10 @@ export type { Denoiser, Conditioning, ClassSpace, ModelFamily, Objective } from 
 export type { Tensor } from './models/tensor.js';
 export { parseClassList, labelDisplayName } from './models/labels.js';
 export { readPipelineFolder } from './models/folders.js';
+// The VAE: diffusers AutoencoderKL folders (SD and FLUX layouts), decode/encode, tiled decoding.
+export { loadVAE, AutoencoderKL, VAEInputError, DEFAULT_TILING } from './models/vae/index.js';
+export type { LoadVAEOptions, DecodeOptions, TileOptions, TilingSettings, VAEConfig } from './models/vae/index.js';
+export { decodeLatents } from './pipeline/decode.js';
 export type { PipelineFolder } from './models/folders.js';
 export { EngineError } from './runtime/session.js';
 // DiT directly (kept for compatibility).

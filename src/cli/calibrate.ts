@@ -8,7 +8,7 @@ import { calibrateTeaCache } from '../pipeline/calibrate.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import { defaultThreads } from '../runtime/session.js';
 import { floatArg, intArg, intListArg, threadsArg } from './args.js';
-import { modelObjective, resolveModelPath } from './models.js';
+import { modelObjective, resolveModelPath } from '../models/shipped.js';
 
 export function teacacheFileFor(modelPath: string): string {
   const dir = fs.statSync(modelPath).isDirectory() ? modelPath : path.dirname(modelPath);

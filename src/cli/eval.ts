@@ -8,7 +8,7 @@ import { MnistReference, loadClassifier } from '../eval/metrics.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import { defaultThreads } from '../runtime/session.js';
 import { threadsArg } from './args.js';
-import { resolveModelPath } from './models.js';
+import { resolveModelPath } from '../models/shipped.js';
 
 export function evalCommand(): Command {
   return new Command('eval')

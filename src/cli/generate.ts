@@ -1,19 +1,27 @@
-// `tcpade generate`: sample a class grid with any cache method, writing grid.png, samples.safetensors
-// and stats.json atomically, with a progress bar and a one-line speed/compute summary.
+// `tcpade generate`: sample a class grid with any cache method — pixel models directly, latent models through
+// their VAE — writing grid.png, samples/NNN.png, samples.safetensors and stats.json atomically, with a
+// progress bar and a one-line speed/compute summary.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
-import { loadDiT } from '../models/dit/load.js';
-import { generate, SamplerName } from '../pipeline/generate.js';
+import type { Denoiser } from '../models/denoiser.js';
+import { classCount } from '../models/denoiser.js';
+import { loadDenoiser } from '../models/load.js';
+import { isPipelineFolder, readPipelineFolder } from '../models/folders.js';
+import { labelDisplayName, parseClassList } from '../models/labels.js';
+import { loadVAE } from '../models/vae/index.js';
+import { generate, type GuidanceChannels, type SamplerName } from '../pipeline/generate.js';
+import { parseSchedulerConfigJson, planSpecFromSchedulerConfig } from '../diffusion/scheduler-config.js';
 import { summaryLine } from '../pipeline/stats.js';
-import { toUnitRange, writeClassGrid } from '../pipeline/images.js';
+import { decodeLatents, type LatentDecoder } from '../pipeline/decode.js';
+import { toUnitRange, writeClassGrid, writeSamplePngs } from '../pipeline/images.js';
 import { writeSafetensorsSync } from '../io/safetensors.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import { defaultThreads } from '../runtime/session.js';
-import { floatArg, intArg, intListArg, threadsArg } from './args.js';
-import { modelObjective, resolveModelPath } from './models.js';
+import { floatArg, intArg, threadsArg } from './args.js';
+import { resolveModelPath } from '../models/shipped.js';
 import { resolveCacheChoice } from './cache-choice.js';
 
 function collect(v: string, prev: string[]): string[] {
@@ -36,41 +44,76 @@ function readLastFull(): LastFull {
   }
 }
 
+/** A pipeline folder's scheduler/scheduler_config.json, if the model came from one. */
+function schedulerConfigOf(modelPath: string): string | undefined {
+  if (!fs.statSync(modelPath).isDirectory() || !isPipelineFolder(modelPath)) return undefined;
+  const dir = readPipelineFolder(modelPath).components.scheduler;
+  const file = dir && path.join(dir, 'scheduler_config.json');
+  return file && fs.existsSync(file) ? file : undefined;
+}
+
+/** A latent model's VAE: --vae, else the pipeline folder's vae/; checked against the model's latent channels. */
+async function resolveVae(model: Denoiser, modelPath: string, vaeOpt: string | undefined, threads: number): Promise<{ vae?: LatentDecoder & { release(): Promise<void> }; from?: string }> {
+  const pipelineVae = fs.statSync(modelPath).isDirectory() && isPipelineFolder(modelPath) ? readPipelineFolder(modelPath).components.vae : undefined;
+  const from = vaeOpt ?? pipelineVae;
+  if (!from) return {};
+  const vae = await loadVAE(from, { threads });
+  if (vae.latentChannels !== model.latentShape[0]) {
+    await vae.release();
+    throw new InvalidArgumentError(`the VAE ${from} has ${vae.latentChannels} latent channels but the model ${modelPath} takes ${model.latentShape[0]}-channel latents; pass the VAE the model was trained with`);
+  }
+  return { vae, from };
+}
+
 export function generateCommand(): Command {
   return new Command('generate')
     .description('sample images class by class, optionally with feature caching')
-    .requiredOption('--model <name|path>', 'shipped model name (mnist-dit, mnist-dit-flow) or a checkpoint path/folder')
+    .requiredOption('--model <name|path>', 'shipped model name (mnist-dit, mnist-dit-flow), a checkpoint file/folder, or a diffusers pipeline folder')
+    .option('--vae <folder>', 'AutoencoderKL folder (or pipeline folder with vae/) to decode a latent model\'s samples; default: the pipeline folder\'s vae/')
     .option('--steps <n>', 'sampling steps', intArg(1, 10000), 20)
-    .option('--sampler <name>', 'ddim | dpmpp-2m | flow-euler (default: from the model objective)')
+    .option('--sampler <name>', 'ddim | dpmpp-2m | ddpm | flow-euler (default: the pipeline folder\'s scheduler config, else from the model objective)')
+    .option('--ddpm-variance <v>', 'ancestral DDPM variance: learned-range | fixed-small | fixed-large (default: learned-range for learn_sigma models)')
+    .option('--cfg-channels <c>', 'channels guidance mixes: all (diffusers\' DiTPipeline) | dit (the first 3, as DiT\'s sample.py); default dit with --sampler ddpm, else all')
     .option('--cache <method>', 'none | fewer-steps | fora | delta-dit | taylorseer | teacache | fbcache | tcpade', 'none')
     .option('--preset <p>', 'cache preset (see `tcpade methods`)')
     .option('--set <key=value>', 'override one cache setting (repeatable)', collect, [])
     .option('--seed <n>', 'seed (sample k gets the same noise alone or in any batch)', intArg(0), 0)
-    .option('--classes <list>', 'comma-separated class labels', '0,1,2,3,4,5,6,7,8,9')
+    .option('--classes <list>', 'comma-separated class ids or names (names from the pipeline\'s id2label, case-insensitive); default: the first 10')
     .option('--per-class <k>', 'samples per class', intArg(1, 10000), 4)
     .option('--cfg <scale>', 'classifier-free guidance scale (1 = off)', floatArg(0, 100), 1.5)
     .option('--eta <x>', 'DDIM η (0 = deterministic)', floatArg(0, 1), 0)
-    .option('--spacing <s>', 'DDPM timestep spacing: leading | trailing | linspace (diffusers conventions)', 'leading')
+    .option('--spacing <s>', 'DDPM timestep spacing: leading | trailing | linspace (diffusers conventions) | dit (DiT\'s respacing, ddpm only); default leading, dit for ddpm')
     .option('--flow-shift <x>', 'flow-matching timestep shift (1 = none; SD3 uses 3)', floatArg(0.01, 100), 1)
     .option('--batch-size <n>', 'samples per model batch', intArg(1, 4096), 20)
     .option('--threads <n>', 'ORT intra-op threads', threadsArg, defaultThreads())
     .option('--config <name>', 'named DiT config for a checkpoint without config.json')
-    .requiredOption('--out <dir>', 'output folder (grid.png, samples.safetensors, stats.json)')
+    .requiredOption('--out <dir>', 'output folder (grid.png, samples/, samples.safetensors, stats.json)')
     .option('--no-progress', 'no progress bar')
     .action(async (o) => {
       const modelPath = resolveModelPath(o.model);
-      const objective = modelObjective(modelPath);
-      const sampler = (o.sampler ?? (objective === 'flow' ? 'flow-euler' : 'ddim')) as SamplerName;
-      if (!['ddim', 'dpmpp-2m', 'flow-euler'].includes(sampler)) throw new InvalidArgumentError(`--sampler must be ddim, dpmpp-2m or flow-euler, got ${sampler}`);
+      if (o.spacing !== undefined && !['leading', 'trailing', 'linspace', 'dit'].includes(o.spacing)) throw new InvalidArgumentError(`--spacing must be leading, trailing, linspace or dit, got ${o.spacing}`);
+      if (o.ddpmVariance !== undefined && !['learned-range', 'fixed-small', 'fixed-large'].includes(o.ddpmVariance)) throw new InvalidArgumentError(`--ddpm-variance must be learned-range, fixed-small or fixed-large, got ${o.ddpmVariance}`);
+      if (o.cfgChannels !== undefined && !['all', 'dit'].includes(o.cfgChannels)) throw new InvalidArgumentError(`--cfg-channels must be all or dit, got ${o.cfgChannels}`);
+      const { namedConfig } = await import('../models/dit/dit-config.js');
+      const model = await loadDenoiser(modelPath, { threads: o.threads, config: o.config ? namedConfig(o.config) : undefined });
+      const objective = model.objective;
+      // A pipeline folder's scheduler config decides the sampler unless --sampler is given.
+      const schedulerFile = o.sampler === undefined ? schedulerConfigOf(modelPath) : undefined;
+      const choice = resolveCacheChoice(o.cache, o.preset, o.set, o.steps, modelPath);
+      const schedulerPlan = schedulerFile ? planSpecFromSchedulerConfig(parseSchedulerConfigJson(fs.readFileSync(schedulerFile, 'utf8'), schedulerFile), choice.steps, schedulerFile) : undefined;
+      const sampler = (schedulerPlan?.spec.kind ?? o.sampler ?? (objective === 'flow' ? 'flow-euler' : 'ddim')) as SamplerName;
+      if (!['ddim', 'dpmpp-2m', 'ddpm', 'flow-euler'].includes(sampler)) throw new InvalidArgumentError(`--sampler must be ddim, dpmpp-2m, ddpm or flow-euler, got ${sampler}`);
       if ((sampler === 'flow-euler') !== (objective === 'flow')) {
         throw new InvalidArgumentError(`--sampler ${sampler} does not fit a model trained with the ${objective} objective`);
       }
-      if (!['leading', 'trailing', 'linspace'].includes(o.spacing)) throw new InvalidArgumentError(`--spacing must be leading, trailing or linspace, got ${o.spacing}`);
-      const { namedConfig } = await import('../models/dit/dit-config.js');
-      const model = await loadDiT(modelPath, { threads: o.threads, config: o.config ? namedConfig(o.config) : undefined });
-      const classes: number[] = intListArg(0, model.config.numClasses - 1)(o.classes);
+      if (schedulerPlan) console.log(`sampler from ${schedulerFile}: ${sampler}${'spacing' in schedulerPlan.spec && schedulerPlan.spec.spacing ? ` (${schedulerPlan.spec.spacing} spacing)` : ''}; pass --sampler to choose another`);
+      const spacing = o.spacing ?? (sampler === 'ddpm' ? 'dit' : 'leading');
+      const guidanceChannels = (o.cfgChannels ?? (sampler === 'ddpm' ? 'dit' : 'all')) as GuidanceChannels;
+      const classSpace = model.classes!;
+      const classes = parseClassList(o.classes ?? Array.from({ length: Math.min(10, classCount(model)) }, (_, k) => k).join(','), classSpace);
       const labels = classes.flatMap((k) => new Array<number>(o.perClass).fill(k));
-      const choice = resolveCacheChoice(o.cache, o.preset, o.set, o.steps, modelPath);
+      const pixelSpace = model.latentShape[0] === 1 || model.latentShape[0] === 3;
+      const { vae, from: vaePath } = pixelSpace ? {} : await resolveVae(model, modelPath, o.vae, o.threads);
       const bar = o.progress ? new cliProgress.SingleBar({ format: 'generate |{bar}| {percentage}% | {value}/{total} steps | {speed} steps/s | ETA {eta_formatted}' }, cliProgress.Presets.shades_classic) : undefined;
       const totalSteps = Math.ceil(labels.length / o.batchSize) * choice.steps;
       bar?.start(totalSteps, 0, { speed: '-' });
@@ -81,11 +124,14 @@ export function generateCommand(): Command {
         seed: o.seed,
         steps: choice.steps,
         sampler,
+        schedulerPlan: schedulerPlan && { spec: schedulerPlan.spec, schedule: schedulerPlan.schedule },
+        ddpmVariance: o.ddpmVariance,
+        guidanceChannels,
         cfgScale: o.cfg,
         cache: choice.method,
         batchSize: o.batchSize,
         eta: o.eta,
-        spacing: o.spacing,
+        spacing,
         flowShift: o.flowShift,
         onStep: () => {
           done++;
@@ -93,31 +139,32 @@ export function generateCommand(): Command {
         },
       });
       bar?.stop();
-      fs.mkdirSync(o.out, { recursive: true });
-      const latent = model.config.inChannels !== 1 && model.config.inChannels !== 3;
       // fewer-steps computes a fraction of the requested steps: count its block compute against the request.
       const blockComputeRatio = (r.stats.blockComputeRatio * choice.steps) / o.steps;
-      const statsOut = { ...r.stats, blockComputeRatio, model: modelPath, objective, cfg: o.cfg, seed: o.seed, classes, perClass: o.perClass, requestedSteps: o.steps, threads: o.threads, batchSize: o.batchSize, cacheLabel: choice.label };
-      if (latent) {
-        writeSafetensorsSync(path.join(o.out, 'samples.safetensors'), {
-          latents: { dtype: 'F32', shape: r.shape, data: r.samples },
-          labels: { dtype: 'I64', shape: [labels.length], data: BigInt64Array.from(labels.map(BigInt)) },
-        });
-        console.log(`this model works in a ${model.config.inChannels}-channel latent space and no VAE decoder is available here: wrote latents (no grid.png)`);
+      const decoded = vae ? await decodeLatents(vae, r.samples, r.shape) : undefined;
+      const stats = { ...r.stats, blockComputeRatio, ...(decoded ? { vaeMs: decoded.vaeMs } : {}) };
+      const statsOut = { ...stats, model: modelPath, vae: vaePath, objective, schedulerConfig: schedulerFile, spacing: r.plan.kind === 'flow-euler' ? undefined : schedulerPlan ? ('spacing' in schedulerPlan.spec ? schedulerPlan.spec.spacing : undefined) : spacing, guidanceChannels, cfg: o.cfg, seed: o.seed, classes, classNames: classes.map((k) => labelDisplayName(classSpace, k)), perClass: o.perClass, requestedSteps: o.steps, threads: o.threads, batchSize: o.batchSize, cacheLabel: choice.label };
+      fs.mkdirSync(o.out, { recursive: true });
+      const labelTensor = { dtype: 'I64' as const, shape: [labels.length], data: BigInt64Array.from(labels.map(BigInt)) };
+      const written: string[] = [];
+      if (!pixelSpace && !decoded) {
+        writeSafetensorsSync(path.join(o.out, 'samples.safetensors'), { latents: { dtype: 'F32', shape: r.shape, data: r.samples }, labels: labelTensor });
+        written.push('samples.safetensors (latents)');
+        console.log(`this model samples ${model.latentShape[0]}-channel latents and no VAE was given: wrote the latents only. Pass --vae <AutoencoderKL folder> (e.g. stabilityai/sd-vae-ft-ema for DiT), or use a pipeline folder that holds vae/, to get images.`);
       } else {
-        const images = toUnitRange(r.samples);
-        writeSafetensorsSync(path.join(o.out, 'samples.safetensors'), {
-          images: { dtype: 'F32', shape: r.shape, data: images },
-          labels: { dtype: 'I64', shape: [labels.length], data: BigInt64Array.from(labels.map(BigInt)) },
-        });
-        writeClassGrid(path.join(o.out, 'grid.png'), images, r.shape, classes, o.perClass);
+        const { images, shape } = decoded ?? { images: toUnitRange(r.samples), shape: r.shape };
+        writeSafetensorsSync(path.join(o.out, 'samples.safetensors'), { images: { dtype: 'F32', shape, data: images }, labels: labelTensor });
+        writeClassGrid(path.join(o.out, 'grid.png'), images, shape, classes, o.perClass, (k) => labelDisplayName(classSpace, k));
+        writeSamplePngs(path.join(o.out, 'samples'), images, shape);
+        written.push('grid.png', `samples/ (${labels.length} PNGs)`, 'samples.safetensors');
       }
       writeFileAtomicSync(path.join(o.out, 'stats.json'), JSON.stringify(statsOut, null, 2) + '\n');
+      written.push('stats.json');
       // Remember full runs so later cached runs can report their speed-up against the same request.
-      const key = JSON.stringify([path.resolve(modelPath), sampler, o.steps, labels.length, o.cfg, o.batchSize, o.threads]);
+      const key = JSON.stringify([path.resolve(modelPath), sampler, spacing, guidanceChannels, o.steps, labels.length, o.cfg, o.batchSize, o.threads]);
       const last = readLastFull();
       const isFull = choice.method === undefined && choice.steps === o.steps;
-      console.log(summaryLine({ ...r.stats, blockComputeRatio, method: choice.label, preset: '' }, isFull ? undefined : last[key]));
+      console.log(summaryLine({ ...stats, method: choice.label, preset: '' }, isFull ? undefined : last[key]));
       if (isFull) {
         last[key] = r.stats.wallMs;
         fs.mkdirSync(path.dirname(lastFullFile()), { recursive: true });
@@ -125,7 +172,8 @@ export function generateCommand(): Command {
       } else if (last[key] === undefined) {
         console.log('(run the same command with --cache none once to see the wall-clock speed-up here)');
       }
-      console.log(`wrote ${path.join(o.out, latent ? 'samples.safetensors' : 'grid.png')}, samples.safetensors, stats.json`);
+      console.log(`wrote ${written.join(', ')} in ${o.out}`);
       await model.release();
+      await vae?.release();
     });
 }

@@ -8,7 +8,7 @@ import { Objective, TrainOptions, exportModel, train } from '../train/trainer.js
 import { defaultThreads } from '../runtime/session.js';
 import { intArg, floatArg, threadsArg } from './args.js';
 import { renderSampleGrid } from './sample-grid.js';
-import { resolveModelPath } from './models.js';
+import { resolveModelPath } from '../models/shipped.js';
 
 export function trainCommand(): Command {
   return new Command('train')

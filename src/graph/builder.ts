@@ -168,6 +168,18 @@ export class GraphBuilder {
     if (bias) y = this.add(y, bias);
     return y;
   }
+  /**
+   * GroupNorm of x [N, C, spatial...] with `groups` groups of consecutive channels (PyTorch nn.GroupNorm),
+   * optional per-channel scale and bias [C].
+   */
+  groupNorm(x: Value, groups: number, epsilon: number, scale?: Value, bias?: Value): Value {
+    if (bias && !scale) throw new GraphError(`${this.name}: GroupNorm with bias needs a scale`);
+    return this.one('GroupNorm', scale ? (bias ? [x, scale, bias] : [x, scale]) : [x], { groups, epsilon });
+  }
+  /** Nearest-neighbour upsampling of x [N, C, H, W] by an integer factor: [N, C, H·s, W·s]. */
+  upsampleNearest(x: Value, scale: number): Value { return this.one('UpsampleNearest', [x], { scale }); }
+  /** conv3x3(upsampleNearest(x, 2), w [O, C, 3, 3], b [O]) with padding 1, computed as four 2×2 phase convs. */
+  upsampleConv(x: Value, w: Value, b?: Value): Value { return this.one('UpsampleConv', b ? [x, w, b] : [x, w]); }
   softmax(x: Value, axis = -1): Value { return this.one('Softmax', [x], { axis }); }
   conv(x: Value, w: Value, b: Value | undefined, opts: { strides?: readonly number[]; pads?: readonly number[] } = {}): Value {
     return this.one('Conv', b ? [x, w, b] : [x, w], { strides: opts.strides ?? [1, 1], pads: opts.pads ?? [0, 0, 0, 0] });

@@ -41,7 +41,7 @@ describe('tcpade generate', () => {
 
   const bad: [string[], RegExp][] = [
     [['--steps', '0'], /--steps.*expected an integer in \[1, 10000\], got "0"/],
-    [['--classes', '3,12'], /"12" is not an integer in \[0, 9\]/],
+    [['--classes', '3,12'], /class 12 is out of range: this model has classes 0 … 9/],
     [['--cache', 'magic'], /unknown cache method 'magic'.*valid methods/],
     [['--cache', 'tcpade', '--preset', 'warp'], /warp/],
     [['--threads', '64'], /--threads.*expected an integer in \[1, \d+\]/],

@@ -2,13 +2,14 @@
 // format and through both the full graph and the chained segments; diffusers convention checks.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensorsSync, toFloat32, toInt64Numbers } from '../../src/io/safetensors.js';
 import { loadDiT, readDiTWeights } from '../../src/models/dit/load.js';
 import { positionEmbedding2d } from '../../src/models/dit/dit-graph.js';
 import { DiT } from '../../src/models/dit/dit.js';
-import { namedConfig } from '../../src/models/dit/dit-config.js';
+import { configFromDiffusersJson, namedConfig } from '../../src/models/dit/dit-config.js';
 import { randomDiTWeights } from '../../src/models/dit/random-weights.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -63,6 +64,23 @@ describe('diffusers DiTTransformer2DModel folder', () => {
     assert.equal(b.format, 'diffusers');
     assert.equal(b.config.timestepConvention, 'diffusers');
     for (const [k, v] of a.weights) assert.ok(maxAbsDiff(v, b.weights.get(k)!) < 1e-6, `weight ${k} differs`);
+  });
+
+  it('a .bin state dict (torch.save of the same folder, read by the restricted unpickler) loads to the same weights', async () => {
+    const a = await readDiTWeights(diff);
+    const b = await readDiTWeights(path.join(here, '../fixtures/dit_diffusers_tiny_bin'));
+    assert.equal(b.format, 'diffusers');
+    assert.equal(a.weights.size, b.weights.size);
+    for (const [k, v] of a.weights) assert.equal(maxAbsDiff(v, b.weights.get(k)!), 0, `weight ${k} differs`);
+  });
+
+  it("accepts the older Transformer2DModel class only as a DiT (ada_norm_zero, no cross-attention)", () => {
+    const base = JSON.parse(fs.readFileSync(path.join(diff, 'transformer/config.json'), 'utf8'));
+    const older = { ...base, _class_name: 'Transformer2DModel', cross_attention_dim: null, num_vector_embeds: null };
+    assert.equal(configFromDiffusersJson(older, 'config.json').depth, 1);
+    assert.throws(() => configFromDiffusersJson({ ...older, norm_type: 'layer_norm' }, 'config.json'), /a Transformer2DModel is a DiT only with norm_type "ada_norm_zero" \(got "layer_norm"\)/);
+    assert.throws(() => configFromDiffusersJson({ ...older, cross_attention_dim: 768 }, 'config.json'), /cross_attention_dim = 768 is not supported/);
+    assert.throws(() => configFromDiffusersJson({ ...older, activation_fn: 'geglu' }, 'config.json'), /activation_fn = "geglu" is not supported/);
   });
 
   it('follows diffusers conventions: equal at t = 0 (where the frequency shift cannot matter), different at t = 500', async () => {

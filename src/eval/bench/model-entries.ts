@@ -1,7 +1,7 @@
 // The models a bench run compares: shipped names or paths resolved to a loadable path, a short unique
 // name for rows and files, the sampler their training objective calls for, and a path fit for reports.
 import path from 'node:path';
-import { modelObjective, packageRoot, resolveModelPath } from '../../cli/models.js';
+import { modelObjective, packageRoot, resolveModelPath } from '../../models/shipped.js';
 import type { SamplerName } from '../../pipeline/generate.js';
 
 export interface ModelEntry {

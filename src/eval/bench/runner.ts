@@ -2,7 +2,7 @@
 // fewer-steps baselines, each measured (compute, speed, fidelity, FID) and saved the moment it finishes.
 import fs from 'node:fs';
 import path from 'node:path';
-import { packageRoot, resolveModelPath } from '../../cli/models.js';
+import { packageRoot, resolveModelPath } from '../../models/shipped.js';
 import { loadDenoiser } from '../../models/load.js';
 import { type Denoiser, classCount } from '../../models/denoiser.js';
 import { generate } from '../../pipeline/generate.js';

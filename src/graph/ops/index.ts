@@ -5,6 +5,8 @@ import './linalg.js';
 import './shape.js';
 import './reduce.js';
 import './conv.js';
+import './groupnorm.js';
+import './resize.js';
 
 defineOp({
   type: 'Identity',

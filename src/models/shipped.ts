@@ -3,9 +3,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError } from 'commander';
+import { ModelInputError } from './denoiser.js';
 
-/** The package root (two levels above src/cli or dist/src/cli). */
+/** The package root (the nearest folder above this module holding package.json). */
 export function packageRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!fs.existsSync(path.join(dir, 'package.json'))) {
@@ -27,7 +27,7 @@ export function resolveModelPath(nameOrPath: string): string {
   if (/^[\w.-]+$/.test(nameOrPath) && fs.existsSync(path.join(shipped, 'model.safetensors'))) return shipped;
   if (fs.existsSync(nameOrPath)) return nameOrPath;
   const names = shippedModels();
-  throw new InvalidArgumentError(`no model "${nameOrPath}": not a shipped model (${names.length ? names.join(', ') : 'none shipped'}) and no such file or folder`);
+  throw new ModelInputError(`no model "${nameOrPath}": not a shipped model (${names.length ? names.join(', ') : 'none shipped'}) and no such file or folder`);
 }
 
 /** 'eps' or 'flow' from the model folder's config.json ("objective"); ε for anything else (DiT's own). */

@@ -1,0 +1,107 @@
+// loadVAE: finds a diffusers AutoencoderKL folder (or a pipeline folder's vae/), reads config.json and
+// the weights (safetensors, sharded safetensors, or .bin through the restricted unpickler) and builds the model.
+import fs from 'node:fs';
+import path from 'node:path';
+import { CheckpointError } from '../../io/errors.js';
+import { StTensor, readSafetensors } from '../../io/safetensors.js';
+import { loadTorchCheckpoint } from '../../io/torch-pickle.js';
+import { AutoencoderKL, TilingSettings } from './autoencoder-kl.js';
+import { VAEConfig, vaeConfigFromDiffusersJson } from './config.js';
+import { readJsonObject } from './python-json.js';
+import { checkVAEWeights } from './weights.js';
+
+export interface LoadVAEOptions {
+  /** ORT intra-op threads (default min(2, cores)). */
+  threads?: number;
+  /** Tile size/overlap and the latent size above which decode tiles automatically. */
+  tiling?: Partial<TilingSettings>;
+  /** Compiled input sizes kept per direction (each holds a copy of the weights); default 2. */
+  maxCachedGraphs?: number;
+}
+
+/** The files of one AutoencoderKL: its config and one weights file or the shards of one. */
+export interface VAEFiles {
+  readonly configFile: string;
+  readonly weightFiles: readonly string[];
+  readonly format: 'safetensors' | 'bin';
+}
+
+const WEIGHT_NAMES = 'diffusion_pytorch_model';
+/** What a diffusers folder may hold, in order of preference (full precision before fp16 variants). */
+const CANDIDATES: readonly { name: string; format: VAEFiles['format']; sharded: boolean }[] = [
+  { name: `${WEIGHT_NAMES}.safetensors`, format: 'safetensors', sharded: false },
+  { name: `${WEIGHT_NAMES}.safetensors.index.json`, format: 'safetensors', sharded: true },
+  { name: `${WEIGHT_NAMES}.bin`, format: 'bin', sharded: false },
+  { name: `${WEIGHT_NAMES}.bin.index.json`, format: 'bin', sharded: true },
+  { name: `${WEIGHT_NAMES}.fp16.safetensors`, format: 'safetensors', sharded: false },
+  { name: `${WEIGHT_NAMES}.fp16.bin`, format: 'bin', sharded: false },
+];
+
+/**
+ * Finds config.json and the weights for `p`: an AutoencoderKL folder, a pipeline folder with vae/, or a
+ * weights file with config.json beside it.
+ */
+export function resolveVAEFiles(p: string): VAEFiles {
+  if (!fs.existsSync(p)) throw new CheckpointError(p, 'does not exist', 'Pass a diffusers AutoencoderKL folder, a pipeline folder holding vae/, or a weights file.');
+  if (!fs.statSync(p).isDirectory()) {
+    const configFile = path.join(path.dirname(p), 'config.json');
+    if (!fs.existsSync(configFile)) throw new CheckpointError(p, 'has no config.json beside it', 'A diffusers AutoencoderKL folder holds config.json next to the weights.');
+    if (/\.safetensors$/i.test(p)) return { configFile, weightFiles: [p], format: 'safetensors' };
+    if (/\.(bin|pt|pth|ckpt)$/i.test(p)) return { configFile, weightFiles: [p], format: 'bin' };
+    throw new CheckpointError(p, 'has an unknown extension', 'Use .safetensors or .bin weights, or pass the folder.');
+  }
+  if (!fs.existsSync(path.join(p, 'config.json')) && fs.existsSync(path.join(p, 'vae', 'config.json'))) return resolveVAEFiles(path.join(p, 'vae'));
+  const configFile = path.join(p, 'config.json');
+  if (!fs.existsSync(configFile)) throw new CheckpointError(p, 'holds neither config.json nor vae/config.json', 'Pass a diffusers AutoencoderKL folder or a pipeline folder holding vae/.');
+  for (const c of CANDIDATES) {
+    const file = path.join(p, c.name);
+    if (!fs.existsSync(file)) continue;
+    return { configFile, weightFiles: c.sharded ? shardFiles(file) : [file], format: c.format };
+  }
+  throw new CheckpointError(p, 'holds config.json but no weights', `Expected one of ${CANDIDATES.map((c) => c.name).join(', ')}.`);
+}
+
+/** The shard files an index names (diffusers' *.index.json: {"weight_map": {key: shard}}), in first-use order. */
+function shardFiles(indexFile: string): string[] {
+  const map = readJsonObject(indexFile).weight_map;
+  if (typeof map !== 'object' || map === null || Array.isArray(map) || !Object.values(map).every((v) => typeof v === 'string')) {
+    throw new CheckpointError(indexFile, 'has no "weight_map" of key → shard file', 'Is this a diffusers/transformers sharded-weights index?');
+  }
+  const names = [...new Set(Object.values(map as Record<string, string>))];
+  const bad = names.find((n) => path.basename(n) !== n);
+  if (bad) throw new CheckpointError(indexFile, `names shard "${bad}" outside its folder`);
+  return names.map((n) => path.join(path.dirname(indexFile), n));
+}
+
+async function readTensors(files: VAEFiles): Promise<Map<string, StTensor>> {
+  const all = new Map<string, StTensor>();
+  for (const file of files.weightFiles) {
+    if (!fs.existsSync(file)) throw new CheckpointError(file, 'is named by the weights index but does not exist');
+    // loadTorchCheckpoint refuses any pickle global but tensor rebuilding, so a .bin cannot run code.
+    const tensors = files.format === 'bin' ? await loadTorchCheckpoint(file) : (await readSafetensors(file)).tensors;
+    for (const [key, t] of tensors) {
+      if (all.has(key)) throw new CheckpointError(file, `holds ${key}, which an earlier shard also holds`);
+      all.set(key, t);
+    }
+  }
+  return all;
+}
+
+/** Reads config and checked float32 weights of an AutoencoderKL (see resolveVAEFiles for `p`). */
+export async function readVAE(p: string): Promise<{ config: VAEConfig; weights: Map<string, Float32Array>; files: VAEFiles }> {
+  const files = resolveVAEFiles(p);
+  const config = vaeConfigFromDiffusersJson(readJsonObject(files.configFile), files.configFile);
+  const label = files.weightFiles.length === 1 ? files.weightFiles[0] : `${path.dirname(files.weightFiles[0])} (${files.weightFiles.length} shards)`;
+  const weights = checkVAEWeights(label, await readTensors(files), config);
+  return { config, weights, files };
+}
+
+/**
+ * The public entry point: `const vae = await loadVAE(dir, { threads })`, then `vae.decode(z)` /
+ * `vae.encode(x)`. `dir` is a diffusers AutoencoderKL folder (config.json + diffusion_pytorch_model.*)
+ * or a pipeline folder holding vae/.
+ */
+export async function loadVAE(p: string, opts: LoadVAEOptions = {}): Promise<AutoencoderKL> {
+  const { config, weights, files } = await readVAE(p);
+  return new AutoencoderKL(config, weights, { threads: opts.threads, tiling: opts.tiling, maxCachedGraphs: opts.maxCachedGraphs, source: files.weightFiles[0] });
+}
