@@ -1,6 +1,7 @@
-// `npm run bench:engine`: latency and effective GFLOP/s of one DiT-S/2-sized block, full DiT-S/2 and
-// DiT-XL/2 forwards (random weights), and a DiT training step (forward + backward + AdamW).
-// and a cached 20-step sampling run of mnist-dit (several ORT sessions per step).
+// `npm run bench:engine`: latency and effective GFLOP/s of one DiT-S/2-sized block and a full DiT-S/2
+// forward (random weights), a cached 20-step sampling run of mnist-dit (several ORT sessions per step), a
+// DiT training step (forward + backward + AdamW), then the SD VAE decoder (bench/vae.ts) and DiT-XL/2
+// (bench/dit-xl.ts) in processes of their own.
 // Usage: npm run bench:engine [-- --threads 2 --skip-xl --spin]  (--spin: let ORT's worker threads busy-wait)
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -67,10 +68,10 @@ async function benchBlockAndFull(name: string, c: DiTConfig, batches: number[], 
   await model.release();
 }
 
-/** DiT-XL/2 in a process of its own (bench/dit-xl.ts), so its peak RSS is its own. */
-function benchXl(): void {
-  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'dit-xl.ts');
-  const run = () => spawnSync(process.execPath, ['--import', 'tsx', script, '--threads', String(threads)], { encoding: 'utf8' });
+/** A bench script in a process of its own, so its peak RSS is its own; its lines join the report. */
+function benchScript(name: string, extra: string[] = []): void {
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), name);
+  const run = () => spawnSync(process.execPath, ['--import', 'tsx', script, '--threads', String(threads), ...extra], { encoding: 'utf8' });
   let r = run();
   if (/run again to measure/.test(r.stdout)) r = run(); // first use writes the random checkpoint
   const lines = (r.stdout + r.stderr).trim().split('\n');
@@ -126,4 +127,5 @@ console.log(`tcpade engine benchmark — ${os.cpus()[0]?.model ?? 'cpu'}, ${os.a
 await benchBlockAndFull('DiT-S/2-256', namedConfig('DiT-S/2-256'), [1, 8], true);
 await benchSampling();
 await benchTraining();
-if (!skipXl) benchXl();
+benchScript('vae.ts', ['--runs', '5']);
+if (!skipXl) benchScript('dit-xl.ts');

@@ -2,7 +2,8 @@
 model (latent 32x32x4, patch 2 -> 256 tokens, hidden 1152, depth 28, 16 heads of 72, adaLN-Zero, learned sigma)
 with random weights, in PyTorch on the CPU, under torch.inference_mode. GFLOP/s counts the blocks' FLOPs only,
 exactly as bench/engine.ts does. Usage: /usr/bin/python3 bench/torch_dit_forward.py [threads] [depth].
-Needs Debian's python3-torch."""
+Needs Debian's python3-torch, and libopenblas0-pthread: with the reference libblas3 that python3-torch pulls
+in, every Linear runs at ~4 GFLOP/s (measured 3.7), which says nothing about PyTorch."""
 import math
 import resource
 import sys

@@ -43,9 +43,25 @@ export interface DiTOptions {
   objective?: Objective;
   /** display names of the classes, index = label (a pipeline folder's id2label) */
   labelNames?: readonly string[];
-  /** weight bytes one compiled graph may hold (default MAX_GRAPH_WEIGHT_BYTES); larger ranges are chained */
+  /** weight bytes one compiled graph may hold (default DIT_GRAPH_WEIGHT_BYTES); larger ranges are chained */
   maxGraphWeightBytes?: number;
+  /**
+   * Let onnxruntime pre-pack the weights (RuntimeOptions.prepack). Default: only for models up to
+   * PREPACK_MAX_WEIGHT_BYTES — beyond, memory matters more than the ~7 % it buys (DiT-XL/2: peak RSS
+   * 1.5× instead of 2.2× its weights).
+   */
+  prepack?: boolean;
 }
+
+/**
+ * Weight bytes per compiled graph by default. Compiling a graph briefly holds its weights ~2.5 times over
+ * (serialized model, ORT's parsed copy, its tensors), so smaller graphs keep the peak low: DiT-XL/2 in
+ * 1.35 GB graphs peaked at 2.06× its weights, in 0.4 GB graphs at 1.56× (bench/results/engine-2026-12-06.txt), with no measurable loss of speed.
+ */
+export const DIT_GRAPH_WEIGHT_BYTES = 4e8;
+
+/** Models with more float32 weight bytes than this run without ORT's weight pre-packing by default. */
+export const PREPACK_MAX_WEIGHT_BYTES = 1e9;
 
 export class DiT implements Denoiser {
   readonly family = 'dit' as const;
@@ -61,6 +77,7 @@ export class DiT implements Denoiser {
   private readonly maxGraphWeightBytes: number;
   private readonly blockWeightBytes: number;
   private readonly stemWeightBytes: number;
+  private readonly prepack: boolean;
   private readonly compiled = new Map<string, Promise<CompiledGraph>>();
   private compileMsTotal = 0;
   readonly threads: number;
@@ -86,11 +103,12 @@ export class DiT implements Denoiser {
     }
     this.classes = { count: config.numClasses, nullLabel: config.numClasses, ...(opts.labelNames ? { names: opts.labelNames } : {}) };
     this.blockFlops = blockFlops(config);
-    this.maxGraphWeightBytes = opts.maxGraphWeightBytes ?? MAX_GRAPH_WEIGHT_BYTES;
+    this.maxGraphWeightBytes = Math.min(opts.maxGraphWeightBytes ?? DIT_GRAPH_WEIGHT_BYTES, MAX_GRAPH_WEIGHT_BYTES);
     const expected = parameterShapes(config);
     const bytesOf = (keep: (k: string) => boolean): number => [...expected].reduce((a, [k, sh]) => a + (keep(k) ? 4 * numel(sh) : 0), 0);
     this.blockWeightBytes = bytesOf((k) => k.startsWith('blocks.0.'));
     this.stemWeightBytes = bytesOf((k) => !k.startsWith('blocks.'));
+    this.prepack = opts.prepack ?? bytesOf(() => true) <= PREPACK_MAX_WEIGHT_BYTES;
     if (this.blockWeightBytes > this.maxGraphWeightBytes) {
       throw new ModelInputError(`one DiT block holds ${this.blockWeightBytes} weight bytes, more than one graph may (${this.maxGraphWeightBytes})`);
     }
@@ -125,7 +143,7 @@ export class DiT implements Denoiser {
       const g = new GraphBuilder(key);
       build(g, paramsFrom(this.weights));
       // Counted before any awaiting caller resumes, so its clock never sees the compile.
-      p = CompiledGraph.create(g.build(), { threads: this.threads, spin: this.spin }).finally(() => {
+      p = CompiledGraph.create(g.build(), { threads: this.threads, spin: this.spin, prepack: this.prepack }).finally(() => {
         this.compileMsTotal += performance.now() - started;
       });
       this.compiled.set(key, p);
