@@ -2,6 +2,7 @@
 // and flow-matching Euler configs become a PlanSpec (plus the β schedule for DDPM-family ones). Every field
 // the current diffusers class knows is mapped, accepted at the one value we implement, or declared inert;
 // any other setting is refused with the file, field, value and what is supported, rather than sampled wrongly.
+import { parsePythonJson } from '../io/python-json.js';
 import { DdpmVariance } from './ddpm.js';
 import { DiffusionConfigError } from './errors.js';
 import { checkSteps } from './plan.js';
@@ -65,39 +66,14 @@ export function planSpecFromSchedulerConfig(json: Record<string, unknown>, steps
   return result;
 }
 
-/** Python's json writes these bare tokens for non-finite floats (DPMSolver's lambda_min_clipped is −Infinity). */
-const NON_FINITE: Readonly<Record<string, number>> = { '-Infinity': -Infinity, Infinity: Infinity, NaN: NaN };
-const NON_FINITE_MARK = '\u0000non-finite:'; // inside a placeholder string; a config string never starts with NUL
-
 /**
  * Parses a scheduler_config.json as diffusers writes it: JSON plus Python's bare -Infinity, Infinity and NaN,
  * which JSON.parse refuses. Tokens inside strings are left alone.
  */
 export function parseSchedulerConfigJson(text: string, file: string): Record<string, unknown> {
-  let standard = '';
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (inString) {
-      standard += ch;
-      if (ch === '\\') standard += text[++i] ?? '';
-      else if (ch === '"') inString = false;
-      continue;
-    }
-    const token = Object.keys(NON_FINITE).find((t) => text.startsWith(t, i));
-    if (token) {
-      standard += JSON.stringify(NON_FINITE_MARK + token);
-      i += token.length - 1;
-      continue;
-    }
-    if (ch === '"') inString = true;
-    standard += ch;
-  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(standard, (_key, value: unknown) =>
-      typeof value === 'string' && value.startsWith(NON_FINITE_MARK) ? NON_FINITE[value.slice(NON_FINITE_MARK.length)] : value,
-    );
+    parsed = parsePythonJson(text);
   } catch (e) {
     throw new DiffusionConfigError(`${file}: not valid JSON (${(e as Error).message})`);
   }

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CheckpointError } from '../io/errors.js';
+import { readJsonObject } from '../io/json.js';
 
 export interface PipelineFolder {
   readonly root: string;
@@ -15,21 +16,6 @@ export interface PipelineFolder {
   readonly labelNames?: readonly string[];
 }
 
-export function readJsonObject(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new CheckpointError(file, `cannot read (${(e as Error).message})`);
-  }
-  try {
-    const j = JSON.parse(text) as unknown;
-    if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new Error('not an object');
-    return j as Record<string, unknown>;
-  } catch (e) {
-    throw new CheckpointError(file, `is not a JSON object (${(e as Error).message})`);
-  }
-}
 
 export function isPipelineFolder(p: string): boolean {
   return fs.existsSync(path.join(p, 'model_index.json'));

@@ -7,7 +7,8 @@ import { CheckpointError } from '../io/errors.js';
 import type { Denoiser } from './denoiser.js';
 import type { DiTConfig } from './dit/dit-config.js';
 import { DIFFUSERS_DIT_CLASSES, isDiTConfigJson, loadDiT, resolveCheckpoint } from './dit/load.js';
-import { isPipelineFolder, readJsonObject, readPipelineFolder, requireComponent } from './folders.js';
+import { readJsonObject } from '../io/json.js';
+import { isPipelineFolder, readPipelineFolder, requireComponent } from './folders.js';
 
 export interface LoadDenoiserOptions {
   /** ORT intra-op threads (default min(2, cores)) */

@@ -15,7 +15,7 @@ import { vaeParameterShapes } from '../../src/models/vae/architecture.js';
 import { buildDecoderGraph } from '../../src/models/vae/graph.js';
 import { decoderFlops } from '../../src/models/vae/flops.js';
 import { randomVAEWeights } from '../../src/models/vae/random-weights.js';
-import { parsePythonJson } from '../../src/models/vae/python-json.js';
+import { parsePythonJson } from '../../src/io/python-json.js';
 import { Tensor } from '../../src/models/tensor.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readSafetensorsLazy, toFloat32, StTensor } from '../../io/safetensors.js';
 import { LazyWeights, type LazyTensor } from '../weights.js';
+import { readJsonObject } from '../../io/json.js';
 import { loadTorchCheckpoint } from '../../io/torch-pickle.js';
 import { CheckpointError } from '../../io/errors.js';
 import { DiTConfig, configFromDiffusersJson, configFromOriginalJson, validateConfig } from './dit-config.js';
@@ -30,21 +31,6 @@ export function isDiTConfigJson(j: Record<string, unknown>): boolean {
 
 export type CheckpointFormat = 'original-safetensors' | 'original-pt' | 'diffusers';
 
-function readJson(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new CheckpointError(file, `cannot read (${(e as Error).message})`);
-  }
-  try {
-    const j = JSON.parse(text) as unknown;
-    if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new Error('not an object');
-    return j as Record<string, unknown>;
-  } catch (e) {
-    throw new CheckpointError(file, `is not a JSON object (${(e as Error).message})`);
-  }
-}
 
 /** Decides the format and the files of a path; throws naming what was looked for. */
 export function resolveCheckpoint(p: string): { format: CheckpointFormat; weights: string; configFile?: string } {
@@ -64,7 +50,7 @@ export function resolveCheckpoint(p: string): { format: CheckpointFormat; weight
   }
   const beside = path.join(path.dirname(p), 'config.json');
   const configFile = fs.existsSync(beside) ? beside : undefined;
-  const diffusersConfig = !!configFile && DIFFUSERS_DIT_CLASSES.includes(String(readJson(configFile)._class_name));
+  const diffusersConfig = !!configFile && DIFFUSERS_DIT_CLASSES.includes(String(readJsonObject(configFile)._class_name));
   if (/\.safetensors$/i.test(p)) return { format: diffusersConfig ? 'diffusers' : 'original-safetensors', weights: p, configFile };
   if (/\.(pt|pth|bin|ckpt)$/i.test(p)) return { format: diffusersConfig ? 'diffusers' : 'original-pt', weights: p, configFile };
   throw new CheckpointError(p, 'has an unknown extension', 'Use .safetensors, .pt/.pth, or a model folder.');
@@ -176,13 +162,13 @@ export async function openDiTWeights(p: string, opts: LoadOptions = {}): Promise
   const read = async (file: string): Promise<Map<string, StTensor>> => (/\.safetensors$/i.test(file) ? readSafetensorsLazy(file).tensors : loadTorchCheckpoint(file));
   if (r.format === 'diffusers') {
     if (!r.configFile || !fs.existsSync(r.configFile)) throw new CheckpointError(r.weights, 'has no config.json beside it', 'A diffusers model folder holds config.json next to the weights.');
-    const config = opts.config ?? configFromDiffusersJson(readJson(r.configFile), r.configFile);
+    const config = opts.config ?? configFromDiffusersJson(readJsonObject(r.configFile), r.configFile);
     return { config, weights: fromDiffusers(r.weights, await read(r.weights), config), format: r.format };
   }
   let config = opts.config;
   if (!config) {
     if (!r.configFile) throw new CheckpointError(r.weights, 'has no config.json beside it', 'Pass the config (e.g. --config DiT-XL/2-256) or put the constructor arguments in config.json.');
-    config = configFromOriginalJson(readJson(r.configFile), r.configFile);
+    config = configFromOriginalJson(readJsonObject(r.configFile), r.configFile);
   }
   validateConfig(config, r.weights);
   return { config, weights: checkOriginal(r.weights, await read(r.weights), config), format: r.format };
@@ -196,7 +182,7 @@ export async function readDiTWeights(p: string, opts: LoadOptions = {}): Promise
 
 /** 'eps' unless the checkpoint's config.json says `"objective": "flow"` (our flow-trained models). */
 function objectiveOf(configFile: string | undefined): Objective {
-  return configFile && readJson(configFile).objective === 'flow' ? 'flow' : 'eps';
+  return configFile && readJsonObject(configFile).objective === 'flow' ? 'flow' : 'eps';
 }
 
 /** The DiT entry point (kept for compatibility; `loadDenoiser` is the family-neutral one). */

@@ -7,7 +7,7 @@ import { StTensor, readSafetensors } from '../../io/safetensors.js';
 import { loadTorchCheckpoint } from '../../io/torch-pickle.js';
 import { AutoencoderKL, TilingSettings } from './autoencoder-kl.js';
 import { VAEConfig, vaeConfigFromDiffusersJson } from './config.js';
-import { readJsonObject } from './python-json.js';
+import { readJsonObject } from '../../io/json.js';
 import { checkVAEWeights } from './weights.js';
 
 export interface LoadVAEOptions {

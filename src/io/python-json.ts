@@ -1,7 +1,5 @@
-// Reads the config.json files diffusers writes: Python's json.dumps emits bare NaN, Infinity and
-// -Infinity for non-finite floats, which JSON.parse rejects; those three tokens (outside strings) are accepted.
-import fs from 'node:fs';
-import { CheckpointError } from '../../io/errors.js';
+// JSON as Python's json.dumps writes it (diffusers' config files): bare NaN, Infinity and -Infinity for
+// non-finite floats, which JSON.parse rejects, are accepted outside strings. Pure: runs in a browser too.
 
 const NON_FINITE: Readonly<Record<string, number>> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
 
@@ -33,22 +31,4 @@ export function parsePythonJson(text: string): unknown {
     out += ch;
   }
   return JSON.parse(out, (_key, value: unknown) => (typeof value === 'string' && value.startsWith(marker) ? NON_FINITE[value.slice(marker.length)] : value));
-}
-
-/** Reads a JSON object file (Python flavour); CheckpointError naming the file when it cannot. */
-export function readJsonObject(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new CheckpointError(file, `cannot be read (${(e as Error).message})`);
-  }
-  let value: unknown;
-  try {
-    value = parsePythonJson(text);
-  } catch (e) {
-    throw new CheckpointError(file, `is not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CheckpointError(file, 'does not hold a JSON object');
-  return value as Record<string, unknown>;
 }
