@@ -10,7 +10,7 @@ import { readSafetensorsSync, toFloat32, toInt64Numbers, writeSafetensorsSync } 
 import { loadVAE, randomVAEWeights, vaeConfigFromDiffusersJson } from '../../src/models/vae/index.js';
 import { vaeParameterShapes } from '../../src/models/vae/architecture.js';
 import { decodeLatents } from '../../src/pipeline/decode.js';
-import { tcpade } from '../support/cli.js';
+import { repoRoot, tcpade } from '../support/cli.js';
 import { writeTinyPipeline } from '../support/pipeline-folder.js';
 
 let tmp: string;
@@ -67,6 +67,15 @@ describe('tcpade generate on a diffusers DiT pipeline folder', () => {
     assert.equal(stats.guidanceChannels, 'dit');
     const a = toFloat32(readSafetensorsSync(path.join(out, 'samples.safetensors')).tensors.get('images')!);
     assert.ok(a.every((v) => Number.isFinite(v)));
+  });
+
+  it('an original DiT checkpoint (no config names) with --vae decodes to RGB with numbered rows', async () => {
+    const out = path.join(tmp, 'orig-vae');
+    const r = await tcpade('generate', '--model', path.join(repoRoot, 'test/fixtures/dit_original_tiny/model.pt'), '--vae', path.join(pipe, 'vae'), '--classes', '2,5', ...common, '--out', out);
+    assert.equal(r.code, 0, r.stderr);
+    const t = readSafetensorsSync(path.join(out, 'samples.safetensors')).tensors;
+    assert.deepEqual(t.get('images')!.shape, [4, 3, 16, 16]);
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(out, 'stats.json'), 'utf8')).classNames, ['2', '5']);
   });
 
   const bad: [string, (dir: string) => string[], RegExp][] = [

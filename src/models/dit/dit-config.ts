@@ -87,7 +87,7 @@ export function namedConfig(name: string): DiTConfig {
 export function configFromOriginalJson(j: Record<string, unknown>, file: string): DiTConfig {
   const num = (k: string, fallback?: number): number => {
     const v = j[k];
-    if (v === undefined && fallback !== undefined) return fallback;
+    if ((v === undefined || v === null) && fallback !== undefined) return fallback;
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${file}: "${k}" must be a number (got ${JSON.stringify(v)})`);
     return v;
   };
@@ -129,7 +129,7 @@ export function configToOriginalJson(c: DiTConfig): Record<string, number | bool
 export function configFromDiffusersJson(j: Record<string, unknown>, file: string): DiTConfig {
   const num = (k: string, fallback?: number): number => {
     const v = j[k];
-    if (v === undefined && fallback !== undefined) return fallback;
+    if ((v === undefined || v === null) && fallback !== undefined) return fallback;
     if (typeof v !== 'number') throw new Error(`${file}: "${k}" must be a number (got ${JSON.stringify(v)})`);
     return v;
   };
