@@ -23,6 +23,18 @@ export type Objective = 'eps' | 'flow';
 export interface Conditioning {
   /** [R] class labels; the family's null label is the CFG unconditional branch */
   readonly classLabels?: readonly number[];
+  /** [R, tokens, width] text token embeddings (FLUX: T5 hidden states; Wan: umT5 hidden states) */
+  readonly textEmbeddings?: RowTensor;
+  /** [R, width] pooled text embedding (FLUX: CLIP's pooled output) */
+  readonly pooledText?: RowTensor;
+  /** [R] guidance scale of guidance-distilled models (FLUX.1-dev's guidance embedding) */
+  readonly guidance?: readonly number[];
+}
+
+/** A per-row tensor: rows × `perRow` values, flat; `shape` is one row's shape (e.g. [tokens, width]). */
+export interface RowTensor {
+  readonly data: Float32Array;
+  readonly shape: readonly number[];
 }
 
 /** A class-conditional model's label space. */
@@ -101,20 +113,56 @@ export interface Denoiser {
   release(): Promise<void>;
 }
 
+function rowSize(t: RowTensor): number {
+  return t.shape.reduce((a, b) => a * b, 1);
+}
+
+function selectTensorRows(t: RowTensor, idx: readonly number[]): RowTensor {
+  const n = rowSize(t);
+  const out = new Float32Array(idx.length * n);
+  idx.forEach((r, k) => out.set(t.data.subarray(r * n, (r + 1) * n), k * n));
+  return { data: out, shape: t.shape };
+}
+
+function concatTensorRows(a: RowTensor, b: RowTensor, what: string): RowTensor {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new ModelInputError(`concatRows: ${what} rows of shape [${a.shape.join(', ')}] and [${b.shape.join(', ')}] cannot be stacked`);
+  }
+  const out = new Float32Array(a.data.length + b.data.length);
+  out.set(a.data, 0);
+  out.set(b.data, a.data.length);
+  return { data: out, shape: a.shape };
+}
+
+const FIELDS = ['classLabels', 'textEmbeddings', 'pooledText', 'guidance'] as const;
+
 /** The rows `idx` of a conditioning (the rows a section's session call computes). */
 export function selectRows(cond: Conditioning, idx: readonly number[]): Conditioning {
-  return cond.classLabels ? { ...cond, classLabels: idx.map((r) => cond.classLabels![r]) } : cond;
+  return {
+    ...(cond.classLabels ? { classLabels: idx.map((r) => cond.classLabels![r]) } : {}),
+    ...(cond.textEmbeddings ? { textEmbeddings: selectTensorRows(cond.textEmbeddings, idx) } : {}),
+    ...(cond.pooledText ? { pooledText: selectTensorRows(cond.pooledText, idx) } : {}),
+    ...(cond.guidance ? { guidance: idx.map((r) => cond.guidance![r]) } : {}),
+  };
 }
 
 /** Rows stacked: the first conditioning's rows, then the second's (CFG: cond then uncond). */
 export function concatRows(a: Conditioning, b: Conditioning): Conditioning {
-  if (!!a.classLabels !== !!b.classLabels) throw new Error('concatRows: both conditionings must carry class labels, or neither');
-  return a.classLabels ? { ...a, classLabels: [...a.classLabels, ...b.classLabels!] } : a;
+  for (const f of FIELDS) if (!!a[f] !== !!b[f]) throw new ModelInputError(`concatRows: both conditionings must carry ${f}, or neither`);
+  return {
+    ...(a.classLabels ? { classLabels: [...a.classLabels, ...b.classLabels!] } : {}),
+    ...(a.textEmbeddings ? { textEmbeddings: concatTensorRows(a.textEmbeddings, b.textEmbeddings!, 'textEmbeddings') } : {}),
+    ...(a.pooledText ? { pooledText: concatTensorRows(a.pooledText, b.pooledText!, 'pooledText') } : {}),
+    ...(a.guidance ? { guidance: [...a.guidance, ...b.guidance!] } : {}),
+  };
 }
 
 /** Rows in one conditioning. */
 export function rowCount(cond: Conditioning): number {
-  return cond.classLabels?.length ?? 0;
+  if (cond.classLabels) return cond.classLabels.length;
+  if (cond.textEmbeddings) return cond.textEmbeddings.data.length / rowSize(cond.textEmbeddings);
+  if (cond.pooledText) return cond.pooledText.data.length / rowSize(cond.pooledText);
+  return cond.guidance?.length ?? 0;
 }
 
 /** The class count of a class-conditional model; a clear error for any other. */
