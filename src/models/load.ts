@@ -1,23 +1,43 @@
 // loadDenoiser: any supported checkpoint file or folder → the family's Denoiser. The family is read from
-// the config (diffusers' _class_name, or the original constructor arguments); a pipeline folder
-// (model_index.json) contributes its transformer/ and pipeline-level data such as label names.
+// the config (diffusers' _class_name, or a family's own config fields); a pipeline folder (model_index.json)
+// contributes its transformer/ and pipeline-level data such as label names. Families register below.
 import fs from 'node:fs';
 import path from 'node:path';
 import { CheckpointError } from '../io/errors.js';
-import type { Denoiser } from './denoiser.js';
-import type { DiTConfig } from './dit/dit-config.js';
-import { DIFFUSERS_DIT_CLASSES, isDiTConfigJson, loadDiT, resolveCheckpoint } from './dit/load.js';
 import { readJsonObject } from '../io/json.js';
+import type { Denoiser, ModelFamily } from './denoiser.js';
+import type { DiTConfig } from './dit/dit-config.js';
+import { DIFFUSERS_DIT_CLASSES, isDiTConfigJson, loadDiT } from './dit/load.js';
 import { isPipelineFolder, readPipelineFolder, requireComponent } from './folders.js';
 
 export interface LoadDenoiserOptions {
   /** ORT intra-op threads (default min(2, cores)) */
   threads?: number;
-  /** family-specific settings for checkpoints without a config (DiT: a DiTConfig) */
+  /** DiT: the config of an original checkpoint without config.json (e.g. namedConfig('DiT-XL/2-256')) */
   config?: DiTConfig;
   /** class names by label, overriding a pipeline folder's id2label */
   labelNames?: readonly string[];
 }
+
+/** How a family recognises its checkpoints and loads them. */
+interface FamilyLoader {
+  readonly family: ModelFamily;
+  /** what the family's configs are called, for messages */
+  readonly classNames: readonly string[];
+  /** the config (or its absence) is this family's */
+  recognises(config: Record<string, unknown> | undefined, modelPath: string): boolean;
+  load(modelPath: string, opts: LoadDenoiserOptions): Promise<Denoiser>;
+}
+
+const FAMILIES: readonly FamilyLoader[] = [
+  {
+    family: 'dit',
+    classNames: DIFFUSERS_DIT_CLASSES,
+    // An original DiT checkpoint may come without any config (`config` option, e.g. --config DiT-XL/2-256).
+    recognises: (json) => json === undefined || isDiTConfigJson(json),
+    load: (p, opts) => loadDiT(p, { threads: opts.threads, config: opts.config, labelNames: opts.labelNames }),
+  },
+];
 
 /** The config.json that decides a checkpoint's family, if any. */
 function configFileOf(p: string): string | undefined {
@@ -42,14 +62,11 @@ export async function loadDenoiser(p: string, opts: LoadDenoiserOptions = {}): P
   }
   const configFile = configFileOf(modelPath);
   const json = configFile ? readJsonObject(configFile) : undefined;
-  const className = typeof json?._class_name === 'string' ? json._class_name : undefined;
-  if (json && className !== undefined && !DIFFUSERS_DIT_CLASSES.includes(className)) {
-    throw new CheckpointError(configFile!, `_class_name ${className} is not a model family tcpade supports`, `Supported: ${DIFFUSERS_DIT_CLASSES.join(', ')} (DiT).`);
+  const loader = FAMILIES.find((f) => f.recognises(json, modelPath));
+  if (!loader) {
+    const known = FAMILIES.flatMap((f) => f.classNames).join(', ');
+    const what = typeof json?._class_name === 'string' ? `_class_name ${json._class_name} is not a model family tcpade supports` : 'describes no model tcpade knows';
+    throw new CheckpointError(configFile ?? modelPath, what, `Supported: ${known}.`);
   }
-  if (json && className === undefined && !isDiTConfigJson(json)) {
-    throw new CheckpointError(configFile!, 'describes no model tcpade knows (no _class_name, and not DiT constructor arguments)');
-  }
-  // Every supported family is a DiT today; resolveCheckpoint explains a folder without weights.
-  resolveCheckpoint(modelPath);
-  return loadDiT(modelPath, { threads: opts.threads, config: opts.config, labelNames });
+  return loader.load(modelPath, { ...opts, labelNames });
 }
