@@ -9,6 +9,7 @@ import type { Denoiser, ModelFamily } from './denoiser.js';
 import type { DiTConfig } from './dit/dit-config.js';
 import { DIFFUSERS_DIT_CLASSES, isDiTConfigJson, loadDiT } from './dit/load.js';
 import { isPipelineFolder, readPipelineFolder, requireComponent } from './folders.js';
+import { isWanConfigJson, loadWan } from './wan/index.js';
 
 export interface LoadDenoiserOptions {
   /** ORT intra-op threads (default min(2, cores)) */
@@ -31,9 +32,15 @@ interface FamilyLoader {
 
 const FAMILIES: readonly FamilyLoader[] = [
   {
+    family: 'wan',
+    classNames: ['WanTransformer3DModel', 'WanModel'],
+    recognises: (json) => json !== undefined && isWanConfigJson(json),
+    load: (p, opts) => loadWan(p, { threads: opts.threads }),
+  },
+  {
     family: 'dit',
     classNames: DIFFUSERS_DIT_CLASSES,
-    // An original DiT checkpoint may come without any config (`config` option, e.g. --config DiT-XL/2-256).
+    // Last: an original DiT checkpoint may come without any config (`config` option, e.g. --config DiT-XL/2-256).
     recognises: (json) => json === undefined || isDiTConfigJson(json),
     load: (p, opts) => loadDiT(p, { threads: opts.threads, config: opts.config, labelNames: opts.labelNames }),
   },
@@ -50,6 +57,7 @@ function configFileOf(p: string): string | undefined {
  * Loads a denoiser from a checkpoint file, a model folder, or a diffusers pipeline folder.
  * DiT: original `.pt`/`.safetensors` (+ config.json or `config`), diffusers `DiTTransformer2DModel` or
  * `Transformer2DModel` (ada_norm_zero) folders, pipeline folders with transformer/.
+ * Wan2.1: diffusers `WanTransformer3DModel` folders and Wan's original layout (with its config.json).
  */
 export async function loadDenoiser(p: string, opts: LoadDenoiserOptions = {}): Promise<Denoiser> {
   if (!fs.existsSync(p)) throw new CheckpointError(p, 'does not exist', 'Pass a checkpoint file, a model folder or a pipeline folder.');

@@ -113,3 +113,19 @@ describe('models beyond one graph run as chained graphs', () => {
     await cg.release();
   });
 });
+
+describe('loadDenoiser finds each family from its config', () => {
+  it('a diffusers WanTransformer3DModel folder is family wan, with its golden through forwardRaw', async () => {
+    const dir = path.join(here, '../fixtures/wan_diffusers_tiny_golden');
+    const m = await loadDenoiser(path.join(dir, 'transformer'), { threads: 1 });
+    assert.equal(m.family, 'wan');
+    assert.equal(m.objective, 'flow');
+    const { tensors } = readSafetensorsSync(path.join(dir, 'golden.safetensors'));
+    const t = (k: string) => ({ data: toFloat32(tensors.get(k)!), shape: tensors.get(k)!.shape });
+    const out = await m.forwardRaw({ hidden_states: t('hidden_states'), timestep: t('timestep'), encoder_hidden_states: t('encoder_hidden_states') });
+    const ref = toFloat32(tensors.get('out')!);
+    const refMax = ref.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+    assert.ok(maxAbsDiff(out.data as Float32Array, ref) / refMax <= 1e-4, `relative max error ${maxAbsDiff(out.data as Float32Array, ref) / refMax}`);
+    await m.release();
+  });
+});
