@@ -299,8 +299,8 @@ function fileShrank(file: string, position: number): CheckpointError {
 
 /** Converts a floating-point tensor (F32/F16/BF16/F64) to a fresh, aligned Float32Array. */
 export function toFloat32(tensor: StTensor, file = '<tensor>', key?: string): Float32Array {
-  const count = checkedElementCount(tensor, file, key);
-  const bytes = tensor.data;
+  const bytes = tensor.data; // once: a lazily read tensor reads its bytes on every access
+  const count = checkedElementCount(tensor, bytes, file, key);
   switch (tensor.dtype) {
     case 'F32': {
       const out = new Float32Array(count);
@@ -343,8 +343,9 @@ export function toInt64Numbers(tensor: StTensor, file = '<tensor>', key?: string
 /** Converts an integer or BOOL tensor to a fresh BigInt64Array; fails on U64 values ≥ 2^63. */
 export function toBigInt64Array(tensor: StTensor, file = '<tensor>', key?: string): BigInt64Array {
   if (tensor.dtype === 'I64') {
-    checkedElementCount(tensor, file, key);
-    return new BigInt64Array(alignedCopy(tensor.data));
+    const bytes = tensor.data;
+    checkedElementCount(tensor, bytes, file, key);
+    return new BigInt64Array(alignedCopy(bytes));
   }
   return BigInt64Array.from(integerValues(tensor, file, key), (value) => {
     if (value > 0x7fff_ffff_ffff_ffffn) throw new CheckpointError(file, `${describeTensor(key)} holds ${value}, which does not fit in int64`);
@@ -368,20 +369,21 @@ const INTEGER_READERS: Partial<Record<StDType, (view: DataView, byteOffset: numb
 function* integerValues(tensor: StTensor, file: string, key: string | undefined): Generator<bigint> {
   const read = INTEGER_READERS[tensor.dtype];
   if (!read) throw new CheckpointError(file, `${describeTensor(key)} has dtype ${tensor.dtype}, expected an integer dtype`);
-  const count = checkedElementCount(tensor, file, key);
-  const view = new DataView(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
+  const bytes = tensor.data;
+  const count = checkedElementCount(tensor, bytes, file, key);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const step = ST_DTYPE_BYTES[tensor.dtype];
   for (let i = 0; i < count; i++) yield read(view, i * step);
 }
 
-function checkedElementCount(tensor: StTensor, file: string, key: string | undefined): number {
+function checkedElementCount(tensor: StTensor, bytes: Uint8Array, file: string, key: string | undefined): number {
   assertLittleEndianHost();
   const count = elementCountOf(tensor.shape, file, describeTensor(key));
   const expectedBytes = count * ST_DTYPE_BYTES[tensor.dtype];
-  if (tensor.data.byteLength !== expectedBytes) {
+  if (bytes.byteLength !== expectedBytes) {
     throw new CheckpointError(
       file,
-      `${describeTensor(key)} has ${tensor.data.byteLength} data bytes but ${tensor.dtype} shape [${tensor.shape.join(', ')}] needs ${expectedBytes}`,
+      `${describeTensor(key)} has ${bytes.byteLength} data bytes but ${tensor.dtype} shape [${tensor.shape.join(', ')}] needs ${expectedBytes}`,
     );
   }
   return count;

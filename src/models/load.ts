@@ -9,6 +9,7 @@ import type { Denoiser, ModelFamily } from './denoiser.js';
 import type { DiTConfig } from './dit/dit-config.js';
 import { DIFFUSERS_DIT_CLASSES, isDiTConfigJson, loadDiT } from './dit/load.js';
 import { isPipelineFolder, readPipelineFolder, requireComponent } from './folders.js';
+import { isBflFluxCheckpoint, isFluxConfigJson, loadFlux } from './flux/index.js';
 import { isWanConfigJson, loadWan } from './wan/index.js';
 
 export interface LoadDenoiserOptions {
@@ -31,6 +32,13 @@ interface FamilyLoader {
 }
 
 const FAMILIES: readonly FamilyLoader[] = [
+  {
+    family: 'flux',
+    classNames: ['FluxTransformer2DModel', "BFL's flux1-dev/flux1-schnell.safetensors"],
+    // BFL's single files come without a config: their keys say what they are.
+    recognises: (json, p) => (json !== undefined ? isFluxConfigJson(json) : fs.statSync(p).isFile() && /\.safetensors$/i.test(p) && isBflFluxCheckpoint(p)),
+    load: (p, opts) => loadFlux(p, { threads: opts.threads }),
+  },
   {
     family: 'wan',
     classNames: ['WanTransformer3DModel', 'WanModel'],
@@ -57,6 +65,7 @@ function configFileOf(p: string): string | undefined {
  * Loads a denoiser from a checkpoint file, a model folder, or a diffusers pipeline folder.
  * DiT: original `.pt`/`.safetensors` (+ config.json or `config`), diffusers `DiTTransformer2DModel` or
  * `Transformer2DModel` (ada_norm_zero) folders, pipeline folders with transformer/.
+ * FLUX.1: diffusers `FluxTransformer2DModel` folders and BFL's single files (dev, schnell).
  * Wan2.1: diffusers `WanTransformer3DModel` folders and Wan's original layout (with its config.json).
  */
 export async function loadDenoiser(p: string, opts: LoadDenoiserOptions = {}): Promise<Denoiser> {

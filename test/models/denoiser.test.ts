@@ -129,3 +129,20 @@ describe('loadDenoiser finds each family from its config', () => {
     await m.release();
   });
 });
+
+describe('loadDenoiser: FLUX', () => {
+  it('a diffusers FluxTransformer2DModel folder is family flux, with its golden through forwardRaw', async () => {
+    const dir = path.join(here, '../fixtures/flux_diffusers_tiny_golden');
+    const m = await loadDenoiser(path.join(dir, 'transformer'), { threads: 1 });
+    assert.equal(m.family, 'flux');
+    assert.equal(m.objective, 'flow');
+    const { tensors } = readSafetensorsSync(path.join(dir, 'golden.safetensors'));
+    const t = (k: string) => ({ data: toFloat32(tensors.get(k)!), shape: tensors.get(k)!.shape });
+    const names = ['hidden_states', 'encoder_hidden_states', 'pooled_projections', 'timestep', 'img_ids', 'txt_ids', 'guidance'];
+    const out = await m.forwardRaw(Object.fromEntries(names.map((k) => [k, t(k)])));
+    const ref = toFloat32(tensors.get('out')!);
+    const refMax = ref.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+    assert.ok(maxAbsDiff(out.data as Float32Array, ref) / refMax <= 1e-4, `relative max error ${maxAbsDiff(out.data as Float32Array, ref) / refMax}`);
+    await m.release();
+  });
+});
