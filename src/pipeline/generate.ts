@@ -7,7 +7,7 @@ import type { DdpmSchedule } from '../diffusion/schedule.js';
 import { noiseForSample, batchNoiseSource } from '../diffusion/rng.js';
 import { type PlanSpec, SamplerPlan, createPlan, createSampler, readsVarianceChannels } from '../diffusion/sampler.js';
 import type { TimestepSpacing } from '../diffusion/spacing.js';
-import { type Conditioning, type Denoiser, concatRows } from '../models/denoiser.js';
+import { type Conditioning, type Denoiser, concatRows, rowCount, selectRows } from '../models/denoiser.js';
 import { GenerateError } from './errors.js';
 import { PhaseTimes, RunStats, SampleDecisionRecord, StepRecord, addTimes, emptyTimes } from './stats.js';
 import { BatchEvaluator } from './step-eval.js';
@@ -22,7 +22,13 @@ export type SamplerName = 'ddim' | 'dpmpp-2m' | 'flow-euler' | 'ddpm';
 export type GuidanceChannels = 'all' | 'dit';
 
 export interface GenerateOptions {
-  labels: readonly number[]; // one class label per sample
+  /** one class label per sample (class-conditional models) */
+  labels?: readonly number[];
+  /**
+   * Text-conditioned models: the conditioning of each sample (rows = samples: text embeddings, pooled
+   * vector, guidance as the family needs); the CFG branch is the model's `unconditional` of it.
+   */
+  conditioning?: Conditioning;
   seed: number;
   steps: number;
   sampler: SamplerName;
@@ -47,9 +53,9 @@ export interface GenerateOptions {
 }
 
 export interface GenerateResult {
-  /** final x, [N, C, H, W] in the model's data space ([−1, 1] for our pixel models) */
+  /** final x, [N, …latentShape] (e.g. [N, C, H, W]) in the model's data space ([−1, 1] for our pixel models) */
   samples: Float32Array;
-  shape: [number, number, number, number];
+  shape: number[];
   stats: RunStats;
   plan: SamplerPlan;
 }
@@ -86,13 +92,12 @@ interface BatchRun {
 }
 
 /** Runs one batch of samples through every step of the plan. */
-async function runBatch(model: Denoiser, o: GenerateOptions, plan: SamplerPlan, sampleIdx: number[], labels: number[], onStep: (s: number) => void): Promise<BatchRun> {
+async function runBatch(model: Denoiser, o: GenerateOptions, plan: SamplerPlan, sampleIdx: number[], condRows: Conditioning, onStep: (s: number) => void): Promise<BatchRun> {
   const B = sampleIdx.length;
   const latent = model.latentShape;
   const C = latent[0];
   const px = latent.reduce((a, b) => a * b, 1);
   const branches = o.cfgScale === 1 ? ['cond'] : ['cond', 'uncond'];
-  const condRows: Conditioning = { classLabels: labels };
   const rows = {
     cond: branches.length === 1 ? condRows : concatRows(condRows, model.unconditional(condRows)),
     samples: branches.flatMap(() => sampleIdx),
@@ -153,22 +158,33 @@ async function runBatch(model: Denoiser, o: GenerateOptions, plan: SamplerPlan, 
   return { x, times, blockEvals, computedRows, predictedRows, cacheBytesPeak, perStep };
 }
 
-/** Samples `labels.length` images; each sample's result depends only on (seed, its index, options). */
-export async function generate(model: Denoiser, o: GenerateOptions): Promise<GenerateResult> {
-  if (!Number.isFinite(o.cfgScale) || o.cfgScale < 0) throw new GenerateError(`cfg scale must be ≥ 0, got ${o.cfgScale}`);
+/** The conditioning of every sample: class labels (checked against the model's classes) or the given rows. */
+function sampleConditioning(model: Denoiser, o: GenerateOptions): Conditioning {
+  if (!!o.labels === !!o.conditioning) throw new GenerateError('give either labels (class-conditional models) or conditioning (text-conditioned models), not both or neither');
+  if (o.conditioning) {
+    if (model.classes) throw new GenerateError(`this ${model.family} model is class-conditional: pass labels, not a text conditioning`);
+    return o.conditioning;
+  }
   const classes = model.classes;
-  if (!classes) throw new GenerateError(`this ${model.family} model is not class-conditional; it needs another conditioning than class labels`);
-  o.labels.forEach((l) => {
+  if (!classes) throw new GenerateError(`this ${model.family} model is not class-conditional; pass its conditioning (text embeddings …) instead of labels`);
+  o.labels!.forEach((l) => {
     if (!Number.isInteger(l) || l < 0 || (l >= classes.count && l !== classes.nullLabel)) {
       throw new GenerateError(`class ${l} is not in [0, ${classes.count - 1}] (or ${classes.nullLabel} for unconditional)`);
     }
   });
+  return { classLabels: o.labels! };
+}
+
+/** Samples one image per conditioning row; each sample's result depends only on (seed, its index, options). */
+export async function generate(model: Denoiser, o: GenerateOptions): Promise<GenerateResult> {
+  if (!Number.isFinite(o.cfgScale) || o.cfgScale < 0) throw new GenerateError(`cfg scale must be ≥ 0, got ${o.cfgScale}`);
+  const sampleCond = sampleConditioning(model, o);
   const latent = model.latentShape;
   const pixelSpace = latent[0] === 1 || latent[0] === 3;
   const plan = makePlan({ ...o, clipX0: o.clipX0 === undefined ? (pixelSpace ? 1 : null) : o.clipX0, ddpmVariance: o.ddpmVariance ?? (model.learnedVariance ? 'learned-range' : 'fixed-small') });
   if (readsVarianceChannels(plan) && !model.learnedVariance) throw new GenerateError(`the learned-range DDPM variance needs a model that predicts its variance (learn_sigma); this one does not — use fixed-small or fixed-large`);
   if ((plan.kind === 'flow-euler') !== (model.objective === 'flow')) throw new GenerateError(`the ${plan.kind} sampler does not fit a model trained with the ${model.objective} objective`);
-  const N = o.labels.length;
+  const N = rowCount(sampleCond);
   const bs = o.batchSize ?? N;
   if (!Number.isInteger(bs) || bs < 1) throw new GenerateError(`batch size must be a positive integer, got ${bs}`);
   const px = latent.reduce((a, b) => a * b, 1);
@@ -185,8 +201,8 @@ export async function generate(model: Denoiser, o: GenerateOptions): Promise<Gen
   const compiledBefore = model.compileMs;
   for (let b = 0; b < batches; b++) {
     const idx = Array.from({ length: Math.min(bs, N - b * bs) }, (_, k) => first + b * bs + k);
-    const labels = idx.map((i) => o.labels[i - first]);
-    const r = await runBatch(model, o, plan, idx, labels, (s) => o.onStep?.({ batch: b, batches, step: s, steps: plan.steps }));
+    const cond = selectRows(sampleCond, idx.map((i) => i - first));
+    const r = await runBatch(model, o, plan, idx, cond, (s) => o.onStep?.({ batch: b, batches, step: s, steps: plan.steps }));
     samples.set(r.x, b * bs * px);
     times = addTimes(times, r.times);
     blockEvals += r.blockEvals;
@@ -218,5 +234,5 @@ export async function generate(model: Denoiser, o: GenerateOptions): Promise<Gen
     cacheBytesPeak: peak,
     perStep,
   };
-  return { samples, shape: [N, ...latent] as [number, number, number, number], stats, plan };
+  return { samples, shape: [N, ...latent], stats, plan };
 }
