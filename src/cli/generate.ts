@@ -1,4 +1,5 @@
-// `tcpade generate`: sample a class grid with any cache method — pixel models directly, latent models through
+// `tcpade generate`: sample a class grid (class-conditional models) or a prompt grid (text-conditioned models from
+// --prompt-embeds, see prompt-embeds.ts) with any cache method — pixel models directly, latent models through
 // their VAE — writing grid.png, samples/NNN.png, samples.safetensors and stats.json atomically, with a
 // progress bar and a one-line speed/compute summary.
 import fs from 'node:fs';
@@ -8,6 +9,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import type { Denoiser } from '../models/denoiser.js';
 import { classCount } from '../models/denoiser.js';
+import { DiffusionConfigError } from '../diffusion/errors.js';
+import { outputSizeOf, textRun, PROMPT_EMBEDS, POOLED_PROMPT_EMBEDS } from './prompt-embeds.js';
 import { loadDenoiser } from '../models/load.js';
 import { isPipelineFolder, readPipelineFolder } from '../models/folders.js';
 import { labelDisplayName, parseClassList } from '../models/labels.js';
@@ -53,21 +56,27 @@ function schedulerConfigOf(modelPath: string): string | undefined {
 }
 
 /** A latent model's VAE: --vae, else the pipeline folder's vae/; checked against the model's latent channels. */
-async function resolveVae(model: Denoiser, modelPath: string, vaeOpt: string | undefined, threads: number): Promise<{ vae?: LatentDecoder & { release(): Promise<void> }; from?: string }> {
+async function resolveVae(latentChannels: number, modelPath: string, vaeOpt: string | undefined, threads: number): Promise<{ vae?: LatentDecoder & { release(): Promise<void> }; from?: string }> {
   const pipelineVae = fs.statSync(modelPath).isDirectory() && isPipelineFolder(modelPath) ? readPipelineFolder(modelPath).components.vae : undefined;
   const from = vaeOpt ?? pipelineVae;
   if (!from) return {};
   const vae = await loadVAE(from, { threads });
-  if (vae.latentChannels !== model.latentShape[0]) {
+  if (vae.latentChannels !== latentChannels) {
     await vae.release();
-    throw new InvalidArgumentError(`the VAE ${from} has ${vae.latentChannels} latent channels but the model ${modelPath} takes ${model.latentShape[0]}-channel latents; pass the VAE the model was trained with`);
+    throw new InvalidArgumentError(`the VAE ${from} has ${vae.latentChannels} latent channels but the model ${modelPath} takes ${latentChannels}-channel latents; pass the VAE the model was trained with`);
   }
   return { vae, from };
 }
 
+/** One sample's latent as the model's VAE takes it ([C, H, W] for images, [C, F, H, W] for video). */
+function vaeLatentShape(model: Denoiser): number[] {
+  const px = model.latentShape.reduce((a, b) => a * b, 1);
+  return model.vaeLatent ? model.vaeLatent(new Float32Array(px), 1).shape.slice(1) : [...model.latentShape];
+}
+
 export function generateCommand(): Command {
   return new Command('generate')
-    .description('sample images class by class, optionally with feature caching')
+    .description('sample images class by class (or prompt by prompt from --prompt-embeds), optionally with feature caching')
     .requiredOption('--model <name|path>', 'shipped model name (mnist-dit, mnist-dit-flow), a checkpoint file/folder, or a diffusers pipeline folder')
     .option('--vae <folder>', 'AutoencoderKL folder (or pipeline folder with vae/) to decode a latent model\'s samples; default: the pipeline folder\'s vae/')
     .option('--steps <n>', 'sampling steps', intArg(1, 10000), 20)
@@ -79,8 +88,14 @@ export function generateCommand(): Command {
     .option('--set <key=value>', 'override one cache setting (repeatable)', collect, [])
     .option('--seed <n>', 'seed (sample k gets the same noise alone or in any batch)', intArg(0), 0)
     .option('--classes <list>', 'comma-separated class ids or names (names from the pipeline\'s id2label, case-insensitive); default: the first 10')
-    .option('--per-class <k>', 'samples per class', intArg(1, 10000), 4)
-    .option('--cfg <scale>', 'classifier-free guidance scale (1 = off)', floatArg(0, 100), 1.5)
+    .option('--per-class <k>', 'samples per class (default 4)', intArg(1, 10000))
+    .option('--prompt-embeds <file>', `text-conditioned models (FLUX.1, Wan2.1): safetensors with ${PROMPT_EMBEDS} [P, L, D] (FLUX also ${POOLED_PROMPT_EMBEDS} [P, Dp]; optional negative_prompt_embeds [1|P, L, D] for CFG)`)
+    .option('--per-prompt <k>', 'samples per prompt (text-conditioned models)', intArg(1, 10000), 1)
+    .option('--width <px>', 'output width in pixels (text-conditioned models; default: the pipeline\'s, FLUX 1024, Wan 832)', intArg(1, 100000))
+    .option('--height <px>', 'output height in pixels (text-conditioned models; default: FLUX 1024, Wan 480)', intArg(1, 100000))
+    .option('--frames <n>', 'video frames, 4k + 1 (video models; default 81)', intArg(1, 100000))
+    .option('--guidance <g>', 'embedded guidance scale of guidance-distilled models (FLUX.1-dev; default 3.5)', floatArg(0, 100))
+    .option('--cfg <scale>', 'classifier-free guidance scale (1 = off); default 1.5 for class-conditional models, the pipeline\'s for text-conditioned ones (FLUX 1, Wan 5)', floatArg(0, 100))
     .option('--eta <x>', 'DDIM η (0 = deterministic)', floatArg(0, 1), 0)
     .option('--spacing <s>', 'DDPM timestep spacing: leading | trailing | linspace (diffusers conventions) | dit (DiT\'s respacing, ddpm only); default leading, dit for ddpm')
     .option('--flow-shift <x>', 'flow-matching timestep shift (1 = none; SD3 uses 3)', floatArg(0.01, 100), 1)
@@ -95,12 +110,29 @@ export function generateCommand(): Command {
       if (o.ddpmVariance !== undefined && !['learned-range', 'fixed-small', 'fixed-large'].includes(o.ddpmVariance)) throw new InvalidArgumentError(`--ddpm-variance must be learned-range, fixed-small or fixed-large, got ${o.ddpmVariance}`);
       if (o.cfgChannels !== undefined && !['all', 'dit'].includes(o.cfgChannels)) throw new InvalidArgumentError(`--cfg-channels must be all or dit, got ${o.cfgChannels}`);
       const { namedConfig } = await import('../models/dit/dit-config.js');
-      const model = await loadDenoiser(modelPath, { threads: o.threads, config: o.config ? namedConfig(o.config) : undefined });
+      const loaded = await loadDenoiser(modelPath, { threads: o.threads, config: o.config ? namedConfig(o.config) : undefined });
+      const tc = loaded.textConditioning && !loaded.classes ? loaded.textConditioning : undefined;
+      if (!tc) {
+        const textOnly = [['promptEmbeds', '--prompt-embeds'], ['width', '--width'], ['height', '--height'], ['frames', '--frames'], ['guidance', '--guidance']] as const;
+        for (const [k, flag] of textOnly) if (o[k] !== undefined) throw new InvalidArgumentError(`${flag} is for text-conditioned models (FLUX.1, Wan2.1); this ${loaded.family} model is class-conditional (use --classes)`);
+      }
+      const text = tc ? textRun(loaded, tc, o) : undefined;
+      const model = text?.model ?? loaded;
+      const cfg: number = text?.cfg ?? o.cfg ?? 1.5;
+      const perClass: number = o.perClass ?? 4;
       const objective = model.objective;
       // A pipeline folder's scheduler config decides the sampler unless --sampler is given.
       const schedulerFile = o.sampler === undefined ? schedulerConfigOf(modelPath) : undefined;
       const choice = resolveCacheChoice(o.cache, o.preset, o.set, o.steps, modelPath);
-      const schedulerPlan = schedulerFile ? planSpecFromSchedulerConfig(parseSchedulerConfigJson(fs.readFileSync(schedulerFile, 'utf8'), schedulerFile), choice.steps, schedulerFile) : undefined;
+      let schedulerPlan: ReturnType<typeof planSpecFromSchedulerConfig> | undefined;
+      try {
+        schedulerPlan = schedulerFile ? planSpecFromSchedulerConfig(parseSchedulerConfigJson(fs.readFileSync(schedulerFile, 'utf8'), schedulerFile), choice.steps, schedulerFile) : undefined;
+      } catch (e) {
+        // Text-conditioned pipelines ship schedulers beyond what is implemented (FLUX's dynamic shift, Wan's UniPC):
+        // sample with flow-matching Euler at --flow-shift instead, and say so.
+        if (!(text && e instanceof DiffusionConfigError)) throw e;
+        console.log(`note: ${(e as Error).message}; sampling with flow-euler at --flow-shift ${o.flowShift} instead`);
+      }
       const sampler = (schedulerPlan?.spec.kind ?? o.sampler ?? (objective === 'flow' ? 'flow-euler' : 'ddim')) as SamplerName;
       if (!['ddim', 'dpmpp-2m', 'ddpm', 'flow-euler'].includes(sampler)) throw new InvalidArgumentError(`--sampler must be ddim, dpmpp-2m, ddpm or flow-euler, got ${sampler}`);
       if ((sampler === 'flow-euler') !== (objective === 'flow')) {
@@ -109,25 +141,33 @@ export function generateCommand(): Command {
       if (schedulerPlan) console.log(`sampler from ${schedulerFile}: ${sampler}${'spacing' in schedulerPlan.spec && schedulerPlan.spec.spacing ? ` (${schedulerPlan.spec.spacing} spacing)` : ''}; pass --sampler to choose another`);
       const spacing = o.spacing ?? (sampler === 'ddpm' ? 'dit' : 'leading');
       const guidanceChannels = (o.cfgChannels ?? (sampler === 'ddpm' ? 'dit' : 'all')) as GuidanceChannels;
-      const classSpace = model.classes!;
-      const classes = parseClassList(o.classes ?? Array.from({ length: Math.min(10, classCount(model)) }, (_, k) => k).join(','), classSpace);
-      const labels = classes.flatMap((k) => new Array<number>(o.perClass).fill(k));
-      const pixelSpace = model.latentShape[0] === 1 || model.latentShape[0] === 3;
-      const { vae, from: vaePath } = pixelSpace ? {} : await resolveVae(model, modelPath, o.vae, o.threads);
+      const classSpace = text ? undefined : model.classes!;
+      const classes = classSpace ? parseClassList(o.classes ?? Array.from({ length: Math.min(10, classCount(model)) }, (_, k) => k).join(','), classSpace) : [];
+      const labels = classSpace ? classes.flatMap((k) => new Array<number>(perClass).fill(k)) : [];
+      // Rows of the output grid: classes, or prompts (samples of prompt k are rows k·perPrompt …).
+      const rows = text ? Array.from({ length: text.prompts }, (_, k) => k) : classes;
+      const perRow: number = text ? o.perPrompt : perClass;
+      const rowName = (k: number): string => (text ? `prompt ${k}` : labelDisplayName(classSpace!, k));
+      const samplesTotal = rows.length * perRow;
+      const vaeShape = vaeLatentShape(model);
+      const video = vaeShape.length === 4;
+      const pixelSpace = !text && (model.latentShape[0] === 1 || model.latentShape[0] === 3);
+      if (video && o.vae !== undefined) throw new InvalidArgumentError(`this ${model.family} model samples video latents [C, F, H, W], and decoding video is not implemented yet (an AutoencoderKL decodes images): leave out --vae; the latents are written`);
+      const { vae, from: vaePath } = pixelSpace || video ? {} : await resolveVae(vaeShape[0], modelPath, o.vae, o.threads);
       const bar = o.progress ? new cliProgress.SingleBar({ format: 'generate |{bar}| {percentage}% | {value}/{total} steps | {speed} steps/s | ETA {eta_formatted}' }, cliProgress.Presets.shades_classic) : undefined;
-      const totalSteps = Math.ceil(labels.length / o.batchSize) * choice.steps;
+      const totalSteps = Math.ceil(samplesTotal / o.batchSize) * choice.steps;
       bar?.start(totalSteps, 0, { speed: '-' });
       const t0 = performance.now();
       let done = 0;
       const r = await generate(model, {
-        labels,
+        ...(text ? { conditioning: text.conditioning, negativeConditioning: text.negative } : { labels }),
         seed: o.seed,
         steps: choice.steps,
         sampler,
         schedulerPlan: schedulerPlan && { spec: schedulerPlan.spec, schedule: schedulerPlan.schedule },
         ddpmVariance: o.ddpmVariance,
         guidanceChannels,
-        cfgScale: o.cfg,
+        cfgScale: cfg,
         cache: choice.method,
         batchSize: o.batchSize,
         eta: o.eta,
@@ -139,29 +179,37 @@ export function generateCommand(): Command {
         },
       });
       bar?.stop();
+      // The samples as the VAE takes them (FLUX: unpacked from its 2 × 2 token packing).
+      const latents = model.vaeLatent ? model.vaeLatent(r.samples, samplesTotal) : { data: r.samples, shape: r.shape };
       // fewer-steps computes a fraction of the requested steps: count its block compute against the request.
       const blockComputeRatio = (r.stats.blockComputeRatio * choice.steps) / o.steps;
-      const decoded = vae ? await decodeLatents(vae, r.samples, r.shape) : undefined;
+      const decoded = vae ? await decodeLatents(vae, latents.data, latents.shape) : undefined;
       const stats = { ...r.stats, blockComputeRatio, ...(decoded ? { vaeMs: decoded.vaeMs } : {}) };
-      const statsOut = { ...stats, model: modelPath, vae: vaePath, objective, schedulerConfig: schedulerFile, spacing: r.plan.kind === 'flow-euler' ? undefined : schedulerPlan ? ('spacing' in schedulerPlan.spec ? schedulerPlan.spec.spacing : undefined) : spacing, guidanceChannels, cfg: o.cfg, seed: o.seed, classes, classNames: classes.map((k) => labelDisplayName(classSpace, k)), perClass: o.perClass, requestedSteps: o.steps, threads: o.threads, batchSize: o.batchSize, cacheLabel: choice.label };
+      const runInfo = text
+        ? { promptEmbeds: o.promptEmbeds, prompts: text.prompts, perPrompt: o.perPrompt, textTokens: text.textTokens, size: outputSizeOf(text.tc, o, text.textTokens), guidance: text.guidance, flowShift: schedulerPlan ? undefined : o.flowShift }
+        : { classes, classNames: classes.map((k) => labelDisplayName(classSpace!, k)), perClass };
+      const statsOut = { ...stats, model: modelPath, vae: vaePath, objective, schedulerConfig: schedulerFile, spacing: r.plan.kind === 'flow-euler' ? undefined : schedulerPlan ? ('spacing' in schedulerPlan.spec ? schedulerPlan.spec.spacing : undefined) : spacing, guidanceChannels, cfg, seed: o.seed, ...runInfo, requestedSteps: o.steps, threads: o.threads, batchSize: o.batchSize, cacheLabel: choice.label };
       fs.mkdirSync(o.out, { recursive: true });
-      const labelTensor = { dtype: 'I64' as const, shape: [labels.length], data: BigInt64Array.from(labels.map(BigInt)) };
+      const rowOfSample = rows.flatMap((k) => new Array<number>(perRow).fill(k));
+      const rowTensor = { [text ? 'prompts' : 'labels']: { dtype: 'I64' as const, shape: [samplesTotal], data: BigInt64Array.from(rowOfSample.map(BigInt)) } };
       const written: string[] = [];
       if (!pixelSpace && !decoded) {
-        writeSafetensorsSync(path.join(o.out, 'samples.safetensors'), { latents: { dtype: 'F32', shape: r.shape, data: r.samples }, labels: labelTensor });
-        written.push('samples.safetensors (latents)');
-        console.log(`this model samples ${model.latentShape[0]}-channel latents and no VAE was given: wrote the latents only. Pass --vae <AutoencoderKL folder> (e.g. stabilityai/sd-vae-ft-ema for DiT), or use a pipeline folder that holds vae/, to get images.`);
+        writeSafetensorsSync(path.join(o.out, 'samples.safetensors'), { latents: { dtype: 'F32', shape: latents.shape, data: latents.data }, ...rowTensor });
+        written.push(`samples.safetensors (latents [${latents.shape.join(', ')}])`);
+        if (video) console.log(`this model samples video latents [N, C, F, H, W]; decoding them needs the family's video VAE, which tcpade does not implement yet: wrote the latents only.`);
+        else console.log(`this model samples ${vaeShape[0]}-channel latents and no VAE was given: wrote the latents only. Pass --vae <AutoencoderKL folder> (e.g. stabilityai/sd-vae-ft-ema for DiT), or use a pipeline folder that holds vae/, to get images.`);
       } else {
         const { images, shape } = decoded ?? { images: toUnitRange(r.samples), shape: r.shape };
-        writeSafetensorsSync(path.join(o.out, 'samples.safetensors'), { images: { dtype: 'F32', shape, data: images }, labels: labelTensor });
-        writeClassGrid(path.join(o.out, 'grid.png'), images, shape, classes, o.perClass, (k) => labelDisplayName(classSpace, k));
+        writeSafetensorsSync(path.join(o.out, 'samples.safetensors'), { images: { dtype: 'F32', shape, data: images }, ...rowTensor });
+        writeClassGrid(path.join(o.out, 'grid.png'), images, shape, rows, perRow, rowName);
         writeSamplePngs(path.join(o.out, 'samples'), images, shape);
-        written.push('grid.png', `samples/ (${labels.length} PNGs)`, 'samples.safetensors');
+        written.push('grid.png', `samples/ (${samplesTotal} PNGs)`, 'samples.safetensors');
       }
       writeFileAtomicSync(path.join(o.out, 'stats.json'), JSON.stringify(statsOut, null, 2) + '\n');
       written.push('stats.json');
       // Remember full runs so later cached runs can report their speed-up against the same request.
-      const key = JSON.stringify([path.resolve(modelPath), sampler, spacing, guidanceChannels, o.steps, labels.length, o.cfg, o.batchSize, o.threads]);
+      const request = text ? [path.resolve(o.promptEmbeds), o.perPrompt, runInfo] : [labels.length];
+      const key = JSON.stringify([path.resolve(modelPath), sampler, spacing, guidanceChannels, o.steps, ...request, cfg, o.batchSize, o.threads]);
       const last = readLastFull();
       const isFull = choice.method === undefined && choice.steps === o.steps;
       console.log(summaryLine({ ...stats, method: choice.label, preset: '' }, isFull ? undefined : last[key]));
@@ -174,6 +222,7 @@ export function generateCommand(): Command {
       }
       console.log(`wrote ${written.join(', ')} in ${o.out}`);
       await model.release();
+      if (model !== loaded) await loaded.release();
       await vae?.release();
     });
 }

@@ -37,6 +37,37 @@ export interface RowTensor {
   readonly shape: readonly number[];
 }
 
+/**
+ * What a text-conditioned model needs from its caller, who owns the text encoders (the model does not):
+ * the widths of the embeddings it reads, and the family pipeline's conventions, so a pipeline or the CLI
+ * can build and check a `Conditioning` without naming the family.
+ */
+export interface TextConditioning {
+  /** width of each text token embedding (FLUX: joint_attention_dim, T5's 4096; Wan: text_dim, umT5's 4096) */
+  readonly textWidth: number;
+  /** width of the pooled text vector, when the model reads one (FLUX: pooled_projection_dim, CLIP's 768) */
+  readonly pooledWidth?: number;
+  /** the model embeds a guidance scale per row (FLUX.1-dev's distilled guidance); `Conditioning.guidance` is then required */
+  readonly guidance: boolean;
+  /**
+   * The CFG unconditional branch is a negative-prompt embedding (Wan). False: the model is distilled to run
+   * without classifier-free guidance (FLUX.1), so a CFG scale other than 1 only recomputes the same prediction.
+   */
+  readonly negativePrompt: boolean;
+  /** the family pipeline's defaults: output size (frames present exactly for video models) and CFG scale */
+  readonly defaults: { readonly heightPx: number; readonly widthPx: number; readonly frames?: number; readonly cfgScale: number };
+}
+
+/** An output size in pixels (and frames, for video models) with the prompt length in tokens. */
+export interface OutputSize {
+  readonly heightPx: number;
+  readonly widthPx: number;
+  /** video frames (video models only) */
+  readonly frames?: number;
+  /** text tokens per row (the prompt embedding's sequence length) */
+  readonly textTokens: number;
+}
+
 /** A class-conditional model's label space. */
 export interface ClassSpace {
   /** labels 0 … count − 1 */
@@ -111,6 +142,22 @@ export interface Denoiser {
   forwardRaw(inputs: Readonly<Record<string, Tensor>>): Promise<Tensor>;
   /** Frees every compiled session. */
   release(): Promise<void>;
+
+  /** Present exactly for text-conditioned models: the embeddings they read and their pipeline's defaults. */
+  readonly textConditioning?: TextConditioning;
+  /**
+   * The same model (weights, config, negative prompt) for another output size and prompt length: text-conditioned
+   * models fix both per sampling run (the token count of the block stack depends on them), so a caller sizes the
+   * model from its request. Sizes follow the family pipeline's conventions (FLUX: sides multiples of 16 px; Wan:
+   * sides ÷ 8 then divisible by the patch, frames 4k + 1); a size that does not fit is refused with the nearest
+   * valid values. Absent for models of one size (DiT).
+   */
+  atSize?(size: OutputSize): Denoiser;
+  /**
+   * Samples [batch, …latentShape] as the family's VAE takes them ([B, C, H, W] for images, [B, C, F, H, W] for
+   * video): FLUX unpacks its 2 × 2-packed tokens. Absent when the samples already are VAE latents (DiT).
+   */
+  vaeLatent?(samples: Float32Array, batch: number): { data: Float32Array; shape: number[] };
 }
 
 function rowSize(t: RowTensor): number {

@@ -29,6 +29,12 @@ export interface GenerateOptions {
    * vector, guidance as the family needs); the CFG branch is the model's `unconditional` of it.
    */
   conditioning?: Conditioning;
+  /**
+   * The CFG unconditional branch's conditioning, used instead of the model's `unconditional` when given:
+   * one row per sample, or one row for every sample (e.g. Wan's negative_prompt_embeds, which the caller
+   * encodes since the model owns no text encoder). Ignored at cfgScale 1.
+   */
+  negativeConditioning?: Conditioning;
   seed: number;
   steps: number;
   sampler: SamplerName;
@@ -92,14 +98,14 @@ interface BatchRun {
 }
 
 /** Runs one batch of samples through every step of the plan. */
-async function runBatch(model: Denoiser, o: GenerateOptions, plan: SamplerPlan, sampleIdx: number[], condRows: Conditioning, onStep: (s: number) => void): Promise<BatchRun> {
+async function runBatch(model: Denoiser, o: GenerateOptions, plan: SamplerPlan, sampleIdx: number[], condRows: Conditioning, uncondRows: Conditioning | undefined, onStep: (s: number) => void): Promise<BatchRun> {
   const B = sampleIdx.length;
   const latent = model.latentShape;
   const C = latent[0];
   const px = latent.reduce((a, b) => a * b, 1);
   const branches = o.cfgScale === 1 ? ['cond'] : ['cond', 'uncond'];
   const rows = {
-    cond: branches.length === 1 ? condRows : concatRows(condRows, model.unconditional(condRows)),
+    cond: branches.length === 1 ? condRows : concatRows(condRows, uncondRows ?? model.unconditional(condRows)),
     samples: branches.flatMap(() => sampleIdx),
     branches: branches.flatMap((b) => sampleIdx.map(() => b)),
   };
@@ -185,6 +191,9 @@ export async function generate(model: Denoiser, o: GenerateOptions): Promise<Gen
   if (readsVarianceChannels(plan) && !model.learnedVariance) throw new GenerateError(`the learned-range DDPM variance needs a model that predicts its variance (learn_sigma); this one does not — use fixed-small or fixed-large`);
   if ((plan.kind === 'flow-euler') !== (model.objective === 'flow')) throw new GenerateError(`the ${plan.kind} sampler does not fit a model trained with the ${model.objective} objective`);
   const N = rowCount(sampleCond);
+  const negative = o.cfgScale === 1 ? undefined : o.negativeConditioning;
+  const negativeRows = negative ? rowCount(negative) : 0;
+  if (negative && negativeRows !== N && negativeRows !== 1) throw new GenerateError(`the negative conditioning has ${negativeRows} rows; give one per sample (${N}) or one for all`);
   const bs = o.batchSize ?? N;
   if (!Number.isInteger(bs) || bs < 1) throw new GenerateError(`batch size must be a positive integer, got ${bs}`);
   const px = latent.reduce((a, b) => a * b, 1);
@@ -202,7 +211,8 @@ export async function generate(model: Denoiser, o: GenerateOptions): Promise<Gen
   for (let b = 0; b < batches; b++) {
     const idx = Array.from({ length: Math.min(bs, N - b * bs) }, (_, k) => first + b * bs + k);
     const cond = selectRows(sampleCond, idx.map((i) => i - first));
-    const r = await runBatch(model, o, plan, idx, cond, (s) => o.onStep?.({ batch: b, batches, step: s, steps: plan.steps }));
+    const uncond = negative && selectRows(negative, idx.map((i) => (negativeRows === 1 ? 0 : i - first)));
+    const r = await runBatch(model, o, plan, idx, cond, uncond, (s) => o.onStep?.({ batch: b, batches, step: s, steps: plan.steps }));
     samples.set(r.x, b * bs * px);
     times = addTimes(times, r.times);
     blockEvals += r.blockEvals;

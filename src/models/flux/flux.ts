@@ -1,12 +1,14 @@
 // A loaded FLUX.1 transformer on the denoiser contract, bound to one geometry (packed latent grid and text
 // length, as FluxPipeline fixes them per call). The block stack is the joint [text; image] token stream:
 // double-stream blocks first, then single-stream blocks; the head reads the image tokens only.
-import { ModelInputError, type Conditioning, type Denoiser, type RowTensor, type SegmentOut } from '../denoiser.js';
+import { ModelInputError, type Conditioning, type Denoiser, type OutputSize, type RowTensor, type SegmentOut, type TextConditioning } from '../denoiser.js';
+import { nearestMultiples, orList } from '../sizes.js';
 import type { Tensor } from '../tensor.js';
 import type { WeightSource } from '../weights.js';
 import { FluxConfig, ROPE_THETA, innerDim, outputWidth, stackDepth } from './config.js';
 import { FluxEngine, FluxEngineOptions, HostConditioning } from './engine.js';
 import type { TokenCounts } from './graph.js';
+import { unpackLatents } from './packing.js';
 import { blockFlopsAt, stackFlops } from './params.js';
 import { parseRawInputs } from './raw-inputs.js';
 import { RopeTables, imageIds, jointIds, ropeTables, textIds } from './rope.js';
@@ -28,7 +30,10 @@ export const DEFAULT_FLUX_GEOMETRY: FluxGeometry = { imageGrid: [64, 64], textTo
  */
 export function geometryForImage(heightPx: number, widthPx: number, textTokens: number): FluxGeometry {
   for (const [what, v] of [['height', heightPx], ['width', widthPx]] as const) {
-    if (!Number.isInteger(v) || v < 16 || v % 16 !== 0) throw new ModelInputError(`FLUX image ${what} must be a positive multiple of 16 pixels (VAE ÷8, then 2 × 2 packing), got ${v}`);
+    if (!Number.isInteger(v) || v < 16 || v % 16 !== 0) {
+      const near = Number.isFinite(v) && v > 0 ? `; nearest valid: ${orList(nearestMultiples(v, 16))}` : '';
+      throw new ModelInputError(`FLUX image ${what} must be a positive multiple of 16 pixels (VAE ÷8, then 2 × 2 packing), got ${v}${near}`);
+    }
   }
   return { imageGrid: [heightPx / 16, widthPx / 16], textTokens };
 }
@@ -67,6 +72,7 @@ export class Flux implements Denoiser {
   readonly outputChannels: number;
   /** mean FLOPs of one stack block on one row (double and single blocks differ; depth × this = the stack's) */
   readonly blockFlops: number;
+  readonly textConditioning: TextConditioning;
   private readonly counts: TokenCounts;
   private readonly rope: RopeTables;
 
@@ -93,6 +99,29 @@ export class Flux implements Denoiser {
     this.outputChannels = outputWidth(c);
     this.blockFlops = stackFlops(c, this.tokens) / this.depth;
     this.rope = ropeTables(jointIds(textIds(this.counts.text), imageIds(rows, cols)), this.tokens, c.axesDimsRope, ROPE_THETA);
+    // FluxPipeline: 1024 × 1024 by default, no CFG (guidance-distilled dev, timestep-distilled schnell).
+    this.textConditioning = {
+      textWidth: c.jointAttentionDim,
+      pooledWidth: c.pooledProjectionDim,
+      guidance: c.guidanceEmbeds,
+      negativePrompt: false,
+      defaults: { heightPx: 16 * DEFAULT_FLUX_GEOMETRY.imageGrid[0], widthPx: 16 * DEFAULT_FLUX_GEOMETRY.imageGrid[1], cfgScale: 1 },
+    };
+  }
+
+  /** The same model at an image of heightPx × widthPx (multiples of 16) and `textTokens` T5 tokens; FLUX makes images, so no frames. */
+  atSize(size: OutputSize): Flux {
+    if (size.frames !== undefined) throw new ModelInputError(`FLUX makes images, not video: frames (${size.frames}) do not apply`);
+    if (!Number.isInteger(size.textTokens) || size.textTokens < 1) throw new ModelInputError(`FLUX text tokens must be a positive integer, got ${size.textTokens}`);
+    return this.withGeometry(geometryForImage(size.heightPx, size.widthPx, size.textTokens));
+  }
+
+  /** Packed samples [batch, L_img, in_channels] → VAE latents [batch, in_channels/4, 2·rows, 2·cols] (FluxPipeline._unpack_latents). */
+  vaeLatent(samples: Float32Array, batch: number): { data: Float32Array; shape: number[] } {
+    const [rows, cols] = this.geometry.imageGrid;
+    const shape = [batch, this.engine.config.inChannels / 4, 2 * rows, 2 * cols];
+    if (!Number.isInteger(shape[1])) throw new ModelInputError(`FLUX in_channels ${this.engine.config.inChannels} is not 4 × latent channels, so the samples cannot be unpacked for a VAE`);
+    return { data: unpackLatents(samples, shape), shape };
   }
 
   /** The same model (weights, compiled graphs, threads) at another geometry. */

@@ -1,6 +1,7 @@
 // The input size a set of Wan graphs is built for: latent video frames × rows × cols and text tokens,
 // the token grid after patching, and the layout of the per-row conditioning vector.
-import { ModelInputError } from '../denoiser.js';
+import { ModelInputError, type OutputSize } from '../denoiser.js';
+import { nearestMultiples, nearestOffsetMultiples, orList } from '../sizes.js';
 import { WanConfig, innerDim } from './config.js';
 
 /** Latent video size (the model input's F, H, W) and text tokens per row (L). */
@@ -89,4 +90,45 @@ export interface CondLayout {
 export function condLayout(c: WanConfig, g: WanGeometry): CondLayout {
   const D = innerDim(c);
   return { temb: [0, D], timestepProj: [D, 6 * D], text: [7 * D, g.textTokens * D], size: 7 * D + g.textTokens * D };
+}
+
+/** WanPipeline's defaults: 81 frames of 480 × 832 pixels, classifier-free guidance 5 against the negative prompt. */
+export const WAN_PIPELINE_DEFAULTS = { heightPx: 480, widthPx: 832, frames: 81, cfgScale: 5 } as const;
+
+/** The Wan VAE's compression: 4× in time (after the first frame), 8× in space. */
+export const WAN_VAE_TEMPORAL = 4;
+export const WAN_VAE_SPATIAL = 8;
+
+/**
+ * The latent [F, H, W] of a WanPipeline video: frames 4k + 1 → (frames − 1)/4 + 1 latent frames, sides ÷ 8;
+ * each latent axis must tile by the patch and fit the RoPE table. Refused sizes name the nearest valid ones
+ * (WanPipeline would round silently).
+ */
+export function latentSizeForVideo(c: WanConfig, size: OutputSize): [number, number, number] {
+  const { frames, heightPx, widthPx } = size;
+  if (frames === undefined) throw new ModelInputError('a Wan model makes video: give the number of frames (4k + 1, e.g. 81)');
+  if (!Number.isInteger(frames) || frames < 1 || (frames - 1) % WAN_VAE_TEMPORAL !== 0) {
+    const near = Number.isFinite(frames) && frames > 0 ? `; nearest valid: ${orList(nearestOffsetMultiples(frames, WAN_VAE_TEMPORAL, 1))}` : '';
+    throw new ModelInputError(`Wan frames must be 4k + 1 (the VAE keeps the first frame and compresses the rest 4×), got ${frames}${near}`);
+  }
+  const latentFrames = (frames - 1) / WAN_VAE_TEMPORAL + 1;
+  if (latentFrames % c.patchSize[0] !== 0) {
+    const step = WAN_VAE_TEMPORAL * c.patchSize[0];
+    throw new ModelInputError(`Wan frames ${frames} give ${latentFrames} latent frames, not a multiple of the temporal patch ${c.patchSize[0]}; nearest valid: ${orList(nearestOffsetMultiples(frames, step, 1 + WAN_VAE_TEMPORAL * (c.patchSize[0] - 1)))}`);
+  }
+  const sides: [string, number, number][] = [['height', heightPx, c.patchSize[1]], ['width', widthPx, c.patchSize[2]]];
+  for (const [what, px, patch] of sides) {
+    const step = WAN_VAE_SPATIAL * patch;
+    if (!Number.isInteger(px) || px < step || px % step !== 0) {
+      const near = Number.isFinite(px) && px > 0 ? `; nearest valid: ${orList(nearestMultiples(px, step))}` : '';
+      throw new ModelInputError(`Wan ${what} must be a positive multiple of ${step} pixels (VAE ÷${WAN_VAE_SPATIAL}, then patch ${patch}), got ${px}${near}`);
+    }
+    const tokens = px / step;
+    if (tokens > c.ropeMaxSeqLen) throw new ModelInputError(`Wan ${what} ${px} px gives ${tokens} token ${what === 'height' ? 'rows' : 'columns'}, more than the model's RoPE table (rope_max_seq_len ${c.ropeMaxSeqLen}): at most ${c.ropeMaxSeqLen * step} px`);
+  }
+  if (latentFrames / c.patchSize[0] > c.ropeMaxSeqLen) {
+    throw new ModelInputError(`Wan frames ${frames} give ${latentFrames / c.patchSize[0]} token frames, more than the model's RoPE table (rope_max_seq_len ${c.ropeMaxSeqLen}): at most ${(c.ropeMaxSeqLen * c.patchSize[0] - 1) * WAN_VAE_TEMPORAL + 1} frames`);
+  }
+  if (!Number.isInteger(size.textTokens) || size.textTokens < 1) throw new ModelInputError(`Wan text tokens must be a positive integer, got ${size.textTokens}`);
+  return [latentFrames, heightPx / WAN_VAE_SPATIAL, widthPx / WAN_VAE_SPATIAL];
 }

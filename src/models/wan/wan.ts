@@ -4,11 +4,11 @@
 import { GraphBuilder } from '../../graph/builder.js';
 import { Value } from '../../graph/ir.js';
 import { CompiledGraph, Feed, MAX_GRAPH_WEIGHT_BYTES, checkThreads, defaultThreads } from '../../runtime/session.js';
-import { ModelInputError, rowCount, type Conditioning, type Denoiser, type RowTensor, type SegmentOut } from '../denoiser.js';
+import { ModelInputError, rowCount, type Conditioning, type Denoiser, type OutputSize, type RowTensor, type SegmentOut, type TextConditioning } from '../denoiser.js';
 import { numel, type Tensor } from '../tensor.js';
 import { type WeightSource, weightNumel } from '../weights.js';
 import { WanConfig, innerDim } from './config.js';
-import { WAN_DEFAULT_TEXT_TOKENS, WanGeometry, checkGeometry, condLayout, defaultLatentSize, geometryKey, tokenCount, tokenGrid } from './geometry.js';
+import { WAN_DEFAULT_TEXT_TOKENS, WAN_PIPELINE_DEFAULTS, WanGeometry, checkGeometry, latentSizeForVideo, condLayout, defaultLatentSize, geometryKey, tokenCount, tokenGrid } from './geometry.js';
 import {
   ParamSource,
   RopeInputs,
@@ -85,7 +85,10 @@ export class Wan implements Denoiser {
   readonly geometry: WanGeometry;
   readonly threads: number;
   readonly spin: boolean;
+  /** umT5 hidden states of width text_dim, CFG against a negative prompt; WanPipeline's defaults */
+  readonly textConditioning: TextConditioning;
   private negativeText?: Float32Array;
+  private readonly options: WanOptions;
   private readonly maxGraphWeightBytes: number;
   private readonly blockWeightBytes: number;
   private readonly stemWeightBytes: number;
@@ -99,6 +102,8 @@ export class Wan implements Denoiser {
     readonly weights: WeightSource,
     opts: WanOptions = {},
   ) {
+    this.options = opts;
+    this.textConditioning = { textWidth: config.textDim, guidance: false, negativePrompt: true, defaults: WAN_PIPELINE_DEFAULTS };
     this.threads = checkThreads(opts.threads ?? defaultThreads());
     this.spin = opts.spin ?? false;
     const latent = opts.latentShape ?? [config.inChannels, ...defaultLatentSize(config)];
@@ -133,6 +138,30 @@ export class Wan implements Denoiser {
     for (const k of weights.keys()) if (!expected.has(k)) problems.push(`unexpected ${k}`);
     if (problems.length) throw new ModelInputError(`weights do not match the Wan config (${problems.length} problems):\n  ${problems.join('\n  ')}`);
     if (opts.negativeTextEmbedding) this.setNegativeTextEmbedding(opts.negativeTextEmbedding);
+  }
+
+  /**
+   * The same weights and config for a video of `frames` (4k + 1) × heightPx × widthPx and `textTokens` umT5
+   * tokens (a new model: graphs compile per size). The negative-prompt embedding carries over when it has
+   * `textTokens` tokens (WanPipeline pads both prompts to the same length); otherwise set it again.
+   */
+  atSize(size: OutputSize): Wan {
+    const [F, H, W] = latentSizeForVideo(this.config, size);
+    const keep = this.negativeText && this.negativeText.length === size.textTokens * this.config.textDim;
+    return new Wan(this.config, this.weights, {
+      ...this.options,
+      threads: this.threads,
+      latentShape: [this.config.inChannels, F, H, W],
+      textTokens: size.textTokens,
+      negativeTextEmbedding: keep ? { data: this.negativeText!, shape: [size.textTokens, this.config.textDim] } : undefined,
+    });
+  }
+
+  /** Samples [batch, C, F, H, W] are the Wan VAE's latents already. */
+  vaeLatent(samples: Float32Array, batch: number): { data: Float32Array; shape: number[] } {
+    const shape = [batch, ...this.latentShape];
+    if (samples.length !== numel(shape)) throw new ModelInputError(`Wan samples hold ${samples.length} values but [${shape.join(', ')}] needs ${numel(shape)}`);
+    return { data: samples, shape };
   }
 
   /** Wall time spent building graphs and creating their sessions so far (ms); see DiT.compileMs. */
