@@ -270,11 +270,49 @@ export class DiT implements Denoiser {
   }
 
   /** [from, to) cut into consecutive ranges whose weights fit one graph. */
+  /** Blocks one graph may hold. */
+  private get blocksPerGraph(): number {
+    return Math.max(1, Math.floor(this.maxGraphWeightBytes / this.blockWeightBytes));
+  }
+
+  /** The model's stack does not fit one graph: block ranges run as chained chunk graphs. */
+  private get chained(): boolean {
+    return this.blocksPerGraph < this.config.depth;
+  }
+
+  /**
+   * [from, to) cut into consecutive ranges whose weights fit one graph. Chained models cut at multiples of
+   * blocksPerGraph, so every method's ranges reuse the same chunk graphs — each a copy of its blocks'
+   * weights inside onnxruntime — instead of compiling overlapping ones (only a range starting mid-chunk,
+   * like first-block caching's [1, depth), adds a partial chunk).
+   */
   private chunks(from: number, to: number): [number, number][] {
-    const per = Math.max(1, Math.floor(this.maxGraphWeightBytes / this.blockWeightBytes));
+    if (!this.chained) return [[from, to]];
+    const per = this.blocksPerGraph;
     const out: [number, number][] = [];
-    for (let a = from; a < to; a += per) out.push([a, Math.min(to, a + per)]);
+    for (let a = from; a < to; ) {
+      const b = Math.min(to, (Math.floor(a / per) + 1) * per);
+      out.push([a, b]);
+      a = b;
+    }
     return out;
+  }
+
+  /**
+   * A chunk of a chained model as one graph returning every block's output: the plain range and every
+   * split of it share this graph (the extra outputs cost a copy each, ~1 % of an XL step).
+   */
+  private async chunkOutputs(from: number, to: number, tokens: Float32Array, cond: Float32Array, batch: number): Promise<Float32Array[]> {
+    const cg = await this.graph(`chunk_${from}_${to}`, (g, P) => {
+      const [h, c] = this.tokenInputs(g);
+      let x = h;
+      for (let i = from; i < to; i++) {
+        x = block(g, P, this.config, i, x, c);
+        g.output(`out${i + 1}`, x);
+      }
+    });
+    const r = await cg.run(this.tokenFeeds(tokens, cond, batch));
+    return Array.from({ length: to - from }, (_, k) => r[`out${from + k + 1}`].data as Float32Array);
   }
 
   /** Blocks `from` … `to − 1` (from = to − 1 is a single block): one session, or chained ones above the graph weight limit. */
@@ -282,8 +320,9 @@ export class DiT implements Denoiser {
     if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from < to && to <= this.config.depth)) {
       throw new ModelInputError(`block range [${from}, ${to}) is not inside [0, ${this.config.depth})`);
     }
+    if (!this.chained) return this.blocksOneGraph(from, to, tokens, cond, batch);
     let h = tokens;
-    for (const [a, b] of this.chunks(from, to)) h = await this.blocksOneGraph(a, b, h, cond, batch);
+    for (const [a, b] of this.chunks(from, to)) h = (await this.chunkOutputs(a, b, h, cond, batch)).at(-1)!;
     return h;
   }
 
@@ -310,12 +349,12 @@ export class DiT implements Denoiser {
     if (!(Number.isInteger(from) && 0 <= from && from < to && to <= this.config.depth && increasing)) {
       throw new ModelInputError(`block range [${from}, ${to}) split after [${ends.join(', ')}] is not an increasing split inside [0, ${this.config.depth})`);
     }
+    if (!this.chained) return this.blocksSplitOneGraph(from, ends, tokens, cond, batch);
     const outs = new Map<number, Float32Array>();
     let h = tokens;
     for (const [a, b] of this.chunks(from, to)) {
-      const cut = [...ends.filter((e) => e > a && e < b), b];
-      const r = await this.blocksSplitOneGraph(a, cut, h, cond, batch);
-      cut.forEach((e, k) => outs.set(e, r[k]));
+      const r = await this.chunkOutputs(a, b, h, cond, batch);
+      r.forEach((o, k) => outs.set(a + k + 1, o));
       h = r[r.length - 1];
     }
     return ends.map((e) => outs.get(e)!);
