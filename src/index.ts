@@ -21,6 +21,9 @@ export type { SegmentOut, DiTWeights } from './models/dit/dit.js';
 export { NAMED_CONFIGS, namedConfig } from './models/dit/dit-config.js';
 export type { DiTConfig } from './models/dit/dit-config.js';
 export { generate, makePlan } from './pipeline/generate.js';
+// Samplers exactly as diffusers' schedulers run them (timesteps, sigmas, step), from a scheduler config.
+export { samplerFromSchedulerConfig, planSpecFromSchedulerConfig, parseSchedulerConfigJson, calculateShift } from './diffusion/index.js';
+export type { SchedulerSampler, SchedulerSamplerOptions, SchedulerConfigOptions } from './diffusion/index.js';
 export type { GenerateOptions, GenerateResult, SamplerName } from './pipeline/generate.js';
 export type { RunStats } from './pipeline/stats.js';
 export { GraphBuilder } from './graph/builder.js';

@@ -17,6 +17,8 @@ import { labelDisplayName, parseClassList } from '../models/labels.js';
 import { loadVAE } from '../models/vae/index.js';
 import { generate, type GuidanceChannels, type SamplerName } from '../pipeline/generate.js';
 import { parseSchedulerConfigJson, planSpecFromSchedulerConfig } from '../diffusion/scheduler-config.js';
+import { planObjective } from '../diffusion/sampler.js';
+import type { SamplerKind } from '../diffusion/plan.js';
 import { summaryLine } from '../pipeline/stats.js';
 import { decodeLatents, type LatentDecoder } from '../pipeline/decode.js';
 import { toUnitRange, writeClassGrid, writeSamplePngs } from '../pipeline/images.js';
@@ -126,16 +128,19 @@ export function generateCommand(): Command {
       const choice = resolveCacheChoice(o.cache, o.preset, o.set, o.steps, modelPath);
       let schedulerPlan: ReturnType<typeof planSpecFromSchedulerConfig> | undefined;
       try {
-        schedulerPlan = schedulerFile ? planSpecFromSchedulerConfig(parseSchedulerConfigJson(fs.readFileSync(schedulerFile, 'utf8'), schedulerFile), choice.steps, schedulerFile) : undefined;
+        // FLUX: FluxPipeline's σ and resolution shift, from the packed image token count (latentShape [L_img, C])
+        const imageSeqLen = model.family === 'flux' ? model.latentShape[0] : undefined;
+        schedulerPlan = schedulerFile ? planSpecFromSchedulerConfig(parseSchedulerConfigJson(fs.readFileSync(schedulerFile, 'utf8'), schedulerFile), choice.steps, schedulerFile, { imageSeqLen }) : undefined;
       } catch (e) {
-        // Text-conditioned pipelines ship schedulers beyond what is implemented (FLUX's dynamic shift, Wan's UniPC):
+        // Text-conditioned pipelines may ship schedulers not implemented here:
         // sample with flow-matching Euler at --flow-shift instead, and say so.
         if (!(text && e instanceof DiffusionConfigError)) throw e;
         console.log(`note: ${(e as Error).message}; sampling with flow-euler at --flow-shift ${o.flowShift} instead`);
       }
       const sampler = (schedulerPlan?.spec.kind ?? o.sampler ?? (objective === 'flow' ? 'flow-euler' : 'ddim')) as SamplerName;
-      if (!['ddim', 'dpmpp-2m', 'ddpm', 'flow-euler'].includes(sampler)) throw new InvalidArgumentError(`--sampler must be ddim, dpmpp-2m, ddpm or flow-euler, got ${sampler}`);
-      if ((sampler === 'flow-euler') !== (objective === 'flow')) {
+      // 'unipc' comes only from a scheduler config (Wan's UniPCMultistepScheduler)
+      if (![...['ddim', 'dpmpp-2m', 'ddpm', 'flow-euler'], ...(schedulerPlan ? ['unipc'] : [])].includes(sampler)) throw new InvalidArgumentError(`--sampler must be ddim, dpmpp-2m, ddpm or flow-euler, got ${sampler}`);
+      if ((planObjective({ kind: sampler as SamplerKind }) === 'flow') !== (objective === 'flow')) {
         throw new InvalidArgumentError(`--sampler ${sampler} does not fit a model trained with the ${objective} objective`);
       }
       if (schedulerPlan) console.log(`sampler from ${schedulerFile}: ${sampler}${'spacing' in schedulerPlan.spec && schedulerPlan.spec.spacing ? ` (${schedulerPlan.spec.spacing} spacing)` : ''}; pass --sampler to choose another`);

@@ -1,7 +1,8 @@
 // DDIM (Song et al. 2021) on a discrete DDPM schedule, for ε-prediction models: η = 0 is the
 // deterministic probability-flow sampler DiT uses; η = 1 reproduces DDPM's ancestral step.
 import { DiffusionConfigError, checkSameLength, checkStepIndex } from './errors.js';
-import { PlanCommon, checkClip, checkSteps, clip } from './plan.js';
+import { f32 } from './float32.js';
+import { Numerics, PlanCommon, checkClip, checkSteps, clip } from './plan.js';
 import { NoiseSource } from './rng.js';
 import { DdpmSchedule } from './schedule.js';
 import { SpacingOptions, TimestepSpacing, spaceTimesteps } from './spacing.js';
@@ -22,6 +23,12 @@ export interface DdimOptions extends Omit<SpacingOptions, 'convention'> {
    * plan timesteps. They agree for 'leading'. Default 'next'.
    */
   prevTimestep?: 'next' | 'step-ratio';
+  /**
+   * 'float64' (default): the formulas below in float64, ε re-derived from a clipped x0 (ADM/DiT's ddim_sample).
+   * 'diffusers': DDIMScheduler.step op for op in float32 as torch runs it, keeping the model's ε after clipping x0
+   * (its default use_clipped_model_output=False); give it diffusersSchedule's float32 ᾱ to match diffusers.
+   */
+  numerics?: Numerics;
 }
 
 export interface DdimPlan extends PlanCommon {
@@ -29,6 +36,7 @@ export interface DdimPlan extends PlanCommon {
   readonly spacing: TimestepSpacing;
   readonly eta: number;
   readonly clipX0: number | null;
+  readonly numerics: Numerics;
   /** [steps] timestep each step lands on; −1 means the final ᾱ (see setAlphaToOne) */
   readonly prevTimesteps: readonly number[];
   /** [steps] ᾱ at timesteps[s] */
@@ -38,7 +46,7 @@ export interface DdimPlan extends PlanCommon {
 }
 
 export function ddimPlan(schedule: DdpmSchedule, steps: number, opts: DdimOptions = {}): DdimPlan {
-  const { spacing = 'leading', eta = 0, clipX0 = null, setAlphaToOne = true, prevTimestep = 'next', stepsOffset } = opts;
+  const { spacing = 'leading', eta = 0, clipX0 = null, setAlphaToOne = true, prevTimestep = 'next', stepsOffset, numerics = 'float64' } = opts;
   checkSteps('ddimPlan', steps);
   checkClip('ddimPlan', clipX0);
   if (!(eta >= 0 && eta <= 1)) throw new DiffusionConfigError(`ddimPlan: eta must be in [0, 1], got ${eta}`);
@@ -56,6 +64,7 @@ export function ddimPlan(schedule: DdpmSchedule, steps: number, opts: DdimOption
     spacing,
     eta,
     clipX0,
+    numerics,
     prevTimesteps: prevTimesteps.map((t) => Math.max(-1, t)),
     alphasCumprod: Float64Array.from(timesteps, (t) => acp[t]!),
     alphasCumprodPrev: Float64Array.from(prevTimesteps, (t) => (t >= 0 ? acp[t]! : finalAlphaCumprod)),
@@ -72,6 +81,7 @@ export function ddimPlan(schedule: DdpmSchedule, steps: number, opts: DdimOption
 export function ddimStep(plan: DdimPlan, stepIndex: number, x: Float32Array, eps: Float32Array, noise?: NoiseSource): Float32Array {
   checkStepIndex('ddimStep', stepIndex, plan.steps);
   checkSameLength('ddimStep eps', x.length, eps.length);
+  if (plan.numerics === 'diffusers') return ddimStepDiffusers(plan, stepIndex, x, eps, noise);
   const a = plan.alphasCumprod[stepIndex]!;
   const aPrev = plan.alphasCumprodPrev[stepIndex]!;
   const sigma = plan.eta * Math.sqrt((1 - aPrev) / (1 - a)) * Math.sqrt(1 - a / aPrev);
@@ -89,6 +99,35 @@ export function ddimStep(plan: DdimPlan, stepIndex: number, x: Float32Array, eps
     const x0 = clip(x0Raw, plan.clipX0);
     const e = x0 === x0Raw ? eps[i]! : (x[i]! - sqrtA * x0) / sqrtOneMinusA;
     out[i] = sqrtAPrev * x0 + dirCoef * e + (z ? sigma * z[i]! : 0);
+  }
+  return out;
+}
+
+/**
+ * DDIMScheduler.step(ε, t, x, eta) as torch computes it in float32 (0-dim tensors for the coefficients):
+ *   x0 = (x − √(1−a)·ε)/√a, clamped;  σ = η·√((1−a')/(1−a)·(1 − a/a'));  x' = √a'·x0 + √(1 − a' − σ²)·ε (+ σ·z)
+ */
+function ddimStepDiffusers(plan: DdimPlan, stepIndex: number, x: Float32Array, eps: Float32Array, noise?: NoiseSource): Float32Array {
+  const a = plan.alphasCumprod[stepIndex]!;
+  const aPrev = plan.alphasCumprodPrev[stepIndex]!;
+  const betaProd = f32(1 - a);
+  const betaProdPrev = f32(1 - aPrev);
+  const [sqrtBetaProd, sqrtA, sqrtAPrev] = [f32(Math.sqrt(betaProd)), f32(Math.sqrt(a)), f32(Math.sqrt(aPrev))];
+  const variance = f32(f32(betaProdPrev / betaProd) * f32(1 - f32(a / aPrev)));
+  const std = f32(f32(plan.eta) * f32(Math.sqrt(variance)));
+  const dirCoef = f32(Math.sqrt(f32(betaProdPrev - f32(std * std))));
+  let z: Float32Array | null = null;
+  if (plan.eta > 0) {
+    if (!noise) throw new DiffusionConfigError(`ddimStep: eta = ${plan.eta} needs a noise source (e.g. batchNoiseSource(seed, samples))`);
+    z = noise(x.length);
+    checkSameLength('ddimStep noise', x.length, z.length);
+  }
+  const bound = plan.clipX0 === null ? null : f32(plan.clipX0); // clamp's Python-float bounds become float32
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const x0 = clip(f32(f32(x[i]! - f32(sqrtBetaProd * eps[i]!)) / sqrtA), bound);
+    const prev = f32(f32(sqrtAPrev * x0) + f32(dirCoef * eps[i]!));
+    out[i] = z ? prev + f32(std * z[i]!) : prev;
   }
   return out;
 }

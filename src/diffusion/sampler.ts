@@ -7,18 +7,20 @@ import { DiffusionConfigError, DiffusionShapeError } from './errors.js';
 import { FlowMatchOptions, FlowMatchPlan, flowEulerStep, flowMatchPlan } from './flow.js';
 import { NoiseSource } from './rng.js';
 import { DdpmSchedule, linearBetaSchedule } from './schedule.js';
+import { UniPcOptions, UniPcPlan, UniPcState, createUniPcState, uniPcPlan, uniPcStep } from './unipc.js';
 
-export type SamplerPlan = DdimPlan | DpmSolverPlan | FlowMatchPlan | DdpmPlan;
+export type SamplerPlan = DdimPlan | DpmSolverPlan | FlowMatchPlan | DdpmPlan | UniPcPlan;
 
 export type PlanSpec =
   | ({ kind: 'ddim'; steps: number } & DdimOptions)
   | ({ kind: 'dpmpp-2m'; steps: number } & DpmSolverOptions)
   | ({ kind: 'flow-euler'; steps: number } & FlowMatchOptions)
-  | ({ kind: 'ddpm'; steps: number } & DdpmOptions);
+  | ({ kind: 'ddpm'; steps: number } & DdpmOptions)
+  | ({ kind: 'unipc'; steps: number } & UniPcOptions);
 
 /**
  * The model as the samplers see it. x: [B, C, H, W] flattened; tModel: the plan's model timestep for
- * this step (DDPM 0 … 999, flow σ·timestepScale). Returns ε (DDPM plans) or v (flow plans), same size,
+ * this step (DDPM 0 … 999, flow σ·timestepScale, UniPC trunc(σ·T)). Returns ε (DDPM plans) or v (flow plans), same size,
  * or [B, 2C, H, W] = ε ‖ variance channels for a plan that reads them (readsVarianceChannels).
  */
 export type Denoiser = (x: Float32Array, stepIndex: number, tModel: number) => Promise<Float32Array>;
@@ -34,7 +36,17 @@ export function createPlan(spec: PlanSpec, schedule: DdpmSchedule = linearBetaSc
       return flowMatchPlan(spec.steps, spec);
     case 'ddpm':
       return ddpmPlan(schedule, spec.steps, spec);
+    case 'unipc':
+      return uniPcPlan(spec.steps, spec);
   }
+}
+
+/**
+ * What the plan's model must predict: 'eps' (ε on a DDPM schedule: ddim, dpmpp-2m, ddpm) or 'flow' (the velocity
+ * v = ε − x0 of x_σ = (1 − σ)·x0 + σ·ε: flow-euler, unipc).
+ */
+export function planObjective(plan: Pick<SamplerPlan, 'kind'>): 'eps' | 'flow' {
+  return plan.kind === 'flow-euler' || plan.kind === 'unipc' ? 'flow' : 'eps';
 }
 
 /**
@@ -47,8 +59,8 @@ export function readsVarianceChannels(plan: SamplerPlan): boolean {
 
 export interface Sampler {
   readonly plan: SamplerPlan;
-  /** DPM-Solver++'s memory (null for the memoryless samplers); one Sampler per request. */
-  readonly state: DpmSolverState | null;
+  /** the multistep solvers' memory (null for the memoryless samplers); one Sampler per request. */
+  readonly state: DpmSolverState | UniPcState | null;
   /** x after step `stepIndex`, given the model output at (x, plan.timesteps[stepIndex]). */
   step(stepIndex: number, x: Float32Array, modelOut: Float32Array): Float32Array;
 }
@@ -71,6 +83,10 @@ export function createSampler(plan: SamplerPlan, opts: SamplerOptions = {}): Sam
     }
     case 'flow-euler':
       return { plan, state: null, step: (s, x, v) => flowEulerStep(plan, s, x, v) };
+    case 'unipc': {
+      const state = createUniPcState();
+      return { plan, state, step: (s, x, v) => uniPcStep(plan, state, s, x, v) };
+    }
     case 'ddpm':
       // fail at creation, not mid-run: every step but the last draws noise
       if (plan.steps > 1 && !opts.noise) throw new DiffusionConfigError('createSampler: ddpm draws noise at every step but the last; pass SamplerOptions.noise');

@@ -1,17 +1,25 @@
-// Sampling plans from the scheduler_config.json of a diffusers pipeline folder: DDIM, DDPM, DPM-Solver++(2M)
-// and flow-matching Euler configs become a PlanSpec (plus the β schedule for DDPM-family ones). Every field
-// the current diffusers class knows is mapped, accepted at the one value we implement, or declared inert;
-// any other setting is refused with the file, field, value and what is supported, rather than sampled wrongly.
+// Sampling plans from the scheduler_config.json of a diffusers pipeline folder: DDIM, DDPM, DPM-Solver++(2M),
+// flow-matching Euler and UniPC (flow) configs become a PlanSpec (plus the β schedule for DDPM-family ones).
+// Every field the current diffusers class knows is mapped, accepted at the one value we implement, or declared
+// inert; any other setting is refused with the file, field, value and what is supported, rather than sampled wrongly.
+// Flow-matching Euler and UniPC plans reproduce diffusers' σ, timesteps and float32 steps exactly; DDIM, DDPM and
+// DPM-Solver plans compute in float64 on float64 schedules unless numerics 'diffusers' is asked for (scheduler.ts).
 import { parsePythonJson } from '../io/python-json.js';
+import { ConfigFields, show } from './config-fields.js';
 import { DdpmVariance } from './ddpm.js';
+import { diffusersSchedule } from './diffusers-schedule.js';
 import { DiffusionConfigError } from './errors.js';
-import { checkSteps } from './plan.js';
+import { TorchLinspaceKernel } from './float32.js';
+import { FlowSigmaSource } from './flow-match.js';
+import { Numerics, checkSteps } from './plan.js';
 import { PlanSpec, createPlan } from './sampler.js';
+import { flowFromConfig, uniPcFromConfig } from './scheduler-config-flow.js';
 import { DdpmSchedule, linearBetaSchedule, scaledLinearBetaSchedule, scheduleFromBetas, squaredCosCapV2BetaSchedule } from './schedule.js';
 import { TimestepSpacing } from './spacing.js';
 
 export type DdpmFamilySpec = Extract<PlanSpec, { kind: 'ddim' | 'dpmpp-2m' | 'ddpm' }>;
 export type FlowSpec = Extract<PlanSpec, { kind: 'flow-euler' }>;
+export type UniPcSpec = Extract<PlanSpec, { kind: 'unipc' }>;
 
 /**
  * spec: pass to createPlan with `schedule` (null for flow specs, which have no discrete schedule).
@@ -20,9 +28,42 @@ export type FlowSpec = Extract<PlanSpec, { kind: 'flow-euler' }>;
  */
 export type SchedulerConfigPlan =
   | { readonly spec: DdpmFamilySpec; readonly schedule: DdpmSchedule; readonly ignoredFields: readonly string[] }
-  | { readonly spec: FlowSpec; readonly schedule: null; readonly ignoredFields: readonly string[] };
+  | { readonly spec: FlowSpec | UniPcSpec; readonly schedule: null; readonly ignoredFields: readonly string[] };
 
-export const SUPPORTED_SCHEDULER_CLASSES = ['DDIMScheduler', 'DDPMScheduler', 'DPMSolverMultistepScheduler', 'FlowMatchEulerDiscreteScheduler'] as const;
+export const SUPPORTED_SCHEDULER_CLASSES = [
+  'DDIMScheduler',
+  'DDPMScheduler',
+  'DPMSolverMultistepScheduler',
+  'FlowMatchEulerDiscreteScheduler',
+  'UniPCMultistepScheduler',
+] as const;
+
+export type SchedulerClassName = (typeof SUPPORTED_SCHEDULER_CLASSES)[number];
+
+/** What the pipeline adds to a scheduler config when it sets the timesteps. */
+export interface SchedulerConfigOptions {
+  /**
+   * Latent tokens of the image, for FlowMatchEuler's resolution-dependent shift (use_dynamic_shifting):
+   * μ = calculate_shift(imageSeqLen, base_image_seq_len, max_image_seq_len, base_shift, max_shift), as FluxPipeline
+   * computes it. FLUX: (H/16)·(W/16) for an H×W image (the packed 2×2 latent patches), 4096 at 1024×1024.
+   */
+  imageSeqLen?: number;
+  /** μ itself, instead of imageSeqLen */
+  mu?: number;
+  /**
+   * The σ FlowMatchEuler's set_timesteps receives. Default: 'flux' (FluxPipeline's linspace(1, 1/N, N)) when
+   * imageSeqLen or mu is given — FluxPipeline passes both, for FLUX.1-dev and -schnell alike — else 'scheduler'
+   * (none passed, as StableDiffusion3Pipeline does).
+   */
+  flowSigmas?: FlowSigmaSource;
+  /**
+   * DDIM/DDPM/DPM-Solver: 'float64' (default) float64 schedules and steps (DiT's arithmetic, ε re-derived after
+   * clipping); 'diffusers' float32 schedules and steps as diffusers computes them. Flow plans are always 'diffusers'.
+   */
+  numerics?: Numerics;
+  /** the torch linspace kernel whose float32 values build 'diffusers' β schedules (TorchLinspaceKernel; default torch ≥ 2.0's) */
+  torchLinspace?: TorchLinspaceKernel;
+}
 
 const SPACINGS: readonly TimestepSpacing[] = ['leading', 'linspace', 'trailing'];
 
@@ -31,26 +72,31 @@ const SPACINGS: readonly TimestepSpacing[] = ['leading', 'linspace', 'trailing']
  * run. `file` names the config in errors. The plan is built once here, so a config that cannot give `steps`
  * steps (e.g. steps_offset pushing a timestep past T − 1) fails with the file named.
  */
-export function planSpecFromSchedulerConfig(json: Record<string, unknown>, steps: number, file: string): SchedulerConfigPlan {
+export function planSpecFromSchedulerConfig(json: Record<string, unknown>, steps: number, file: string, opts: SchedulerConfigOptions = {}): SchedulerConfigPlan {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new DiffusionConfigError(`${file}: a scheduler config must be a JSON object, got ${Array.isArray(json) ? 'an array' : String(json)}`);
   }
   checkSteps(file, steps);
   const className = json['_class_name'];
   const fields = new ConfigFields(json, file, String(className));
+  const ddpmFamily = { numerics: opts.numerics ?? 'float64', torchLinspace: opts.torchLinspace } as const;
   let result: SchedulerConfigPlan;
   switch (className) {
     case 'DDIMScheduler':
-      result = { ...ddimFromConfig(fields, steps), ignoredFields: fields.unknown() };
+      result = { ...ddimFromConfig(fields, steps, ddpmFamily), ignoredFields: fields.unknown() };
       break;
     case 'DDPMScheduler':
+      if (ddpmFamily.numerics === 'diffusers') throw new DiffusionConfigError(`${file}: DDPMScheduler has no 'diffusers' numerics here (its step draws noise); use numerics 'float64'`);
       result = { ...ddpmFromConfig(fields, steps), ignoredFields: fields.unknown() };
       break;
     case 'DPMSolverMultistepScheduler':
-      result = { ...dpmSolverFromConfig(fields, steps), ignoredFields: fields.unknown() };
+      result = { ...dpmSolverFromConfig(fields, steps, ddpmFamily), ignoredFields: fields.unknown() };
       break;
     case 'FlowMatchEulerDiscreteScheduler':
-      result = { spec: flowFromConfig(fields, steps), schedule: null, ignoredFields: fields.unknown() };
+      result = { spec: flowFromConfig(fields, steps, opts), schedule: null, ignoredFields: fields.unknown() };
+      break;
+    case 'UniPCMultistepScheduler':
+      result = { spec: uniPcFromConfig(fields, steps), schedule: null, ignoredFields: fields.unknown() };
       break;
     default:
       throw new DiffusionConfigError(
@@ -83,20 +129,28 @@ export function parseSchedulerConfigJson(text: string, file: string): Record<str
   return parsed as Record<string, unknown>;
 }
 
-function ddimFromConfig(f: ConfigFields, steps: number): { spec: DdpmFamilySpec; schedule: DdpmSchedule } {
-  const schedule = readSchedule(f);
+interface DdpmFamilyNumerics {
+  numerics: Numerics;
+  torchLinspace?: TorchLinspaceKernel;
+}
+
+function ddimFromConfig(f: ConfigFields, steps: number, n: DdpmFamilyNumerics): { spec: DdpmFamilySpec; schedule: DdpmSchedule } {
+  const schedule = readSchedule(f, n);
   readEpsilonPrediction(f);
+  const spacing = f.choice('timestep_spacing', 'leading', SPACINGS);
+  if (n.numerics === 'diffusers') checkTrailingCount(f, spacing, steps);
   return {
     schedule,
     spec: {
       kind: 'ddim',
       steps,
-      spacing: f.choice('timestep_spacing', 'leading', SPACINGS),
+      spacing,
       stepsOffset: f.integer('steps_offset', 0, 0),
       clipX0: readClipSample(f),
       setAlphaToOne: f.boolean('set_alpha_to_one', true),
       eta: 0, // diffusers takes η as a step() argument, not config; its pipelines pass 0 by default
       prevTimestep: 'step-ratio', // DDIMScheduler.step lands on t − T // N
+      ...(n.numerics === 'diffusers' ? { numerics: 'diffusers' as const } : {}),
     },
   };
 }
@@ -109,7 +163,7 @@ const DDPM_VARIANCE_TYPES: Readonly<Record<string, DdpmVariance>> = {
 };
 
 function ddpmFromConfig(f: ConfigFields, steps: number): { spec: DdpmFamilySpec; schedule: DdpmSchedule } {
-  const schedule = readSchedule(f);
+  const schedule = readSchedule(f, { numerics: 'float64' });
   readEpsilonPrediction(f);
   // 'learned' (an unbounded log-variance output) and 'fixed_large_log' are not implemented. One difference
   // from DDPMScheduler.step remains: it adds noise whenever t > 0, so a last step at t > 0 (leading with
@@ -129,8 +183,8 @@ function ddpmFromConfig(f: ConfigFields, steps: number): { spec: DdpmFamilySpec;
   };
 }
 
-function dpmSolverFromConfig(f: ConfigFields, steps: number): { spec: DdpmFamilySpec; schedule: DdpmSchedule } {
-  const schedule = readSchedule(f);
+function dpmSolverFromConfig(f: ConfigFields, steps: number, n: DdpmFamilyNumerics): { spec: DdpmFamilySpec; schedule: DdpmSchedule } {
+  const schedule = readSchedule(f, n);
   readEpsilonPrediction(f);
   f.only('solver_order', [2], 'only the second-order multistep solver (2M) is implemented');
   f.only('algorithm_type', ['dpmsolver++'], 'only the data-prediction ODE solver dpmsolver++ is implemented');
@@ -143,44 +197,46 @@ function dpmSolverFromConfig(f: ConfigFields, steps: number): { spec: DdpmFamily
   f.only('lambda_min_clipped', [-Infinity], 'λ clipping (which can end the schedule early) is not implemented');
   f.only('use_dynamic_shifting', [false], 'resolution-dependent shifting is not implemented');
   f.inert('time_shift_type'); // read only with use_dynamic_shifting
-  // the solver needs ε only; for learn_sigma models the caller passes the ε channels (readsVarianceChannels is false)
-  f.only('variance_type', [null, 'learned', 'learned_range'], 'it only says whether the model also outputs variance channels');
+  if (n.numerics === 'diffusers') {
+    // diffusers keeps model_output[:, :3], right only for 3-channel models; here the caller passes ε itself
+    f.only('variance_type', [null], "with variance channels diffusers' step keeps the first 3 output channels; pass null and the ε channels");
+  } else {
+    // the solver needs ε only; for learn_sigma models the caller passes the ε channels (readsVarianceChannels is false)
+    f.only('variance_type', [null, 'learned', 'learned_range'], 'it only says whether the model also outputs variance channels');
+  }
   const finalSigma = f.choice('final_sigmas_type', 'zero', ['zero', 'sigma_min']);
+  const spacing = f.choice('timestep_spacing', 'linspace', SPACINGS);
+  if (n.numerics === 'diffusers') checkTrailingCount(f, spacing, steps);
   return {
     schedule,
     spec: {
       kind: 'dpmpp-2m',
       steps,
-      spacing: f.choice('timestep_spacing', 'linspace', SPACINGS),
+      spacing,
       stepsOffset: f.integer('steps_offset', 0, 0),
       finalSigma: finalSigma === 'zero' ? 'zero' : 'min',
       lowerOrderFinal: f.boolean('lower_order_final', true),
       clipX0: null, // this scheduler has no clip_sample; thresholding is refused in readSchedule
+      ...(n.numerics === 'diffusers' ? { numerics: 'diffusers' as const } : {}),
     },
   };
 }
 
 /**
- * Static-shift flow matching. The plan keeps flow.ts's σ layout, linspace(1, 0, N + 1) then shifted;
- * diffusers spaces N points from 1 to shift(1/T) (shifting its σ_min a second time) and appends 0, so the
- * timesteps differ slightly (at N = 28, shift 3: the last nonzero σ is 0.1 here vs ≈ 0.105 there).
+ * numpy.arange(T, 0, −T/N), which diffusers' trailing spacing rounds, holds ceil(T/(T/N)) values: N + 1 for some N
+ * (61, 103, … at T = 1000), the last of them −1 after the shift by one, which diffusers then indexes from the end.
  */
-function flowFromConfig(f: ConfigFields, steps: number): FlowSpec {
-  const trainSteps = f.integer('num_train_timesteps', 1000, 1);
-  const shift = f.number('shift', 1, (v) => v > 0 && Number.isFinite(v), 'a positive number');
-  f.only('use_dynamic_shifting', [false], 'only a static shift is implemented (dynamic shifting needs the image sequence length)');
-  f.inert('base_shift', 'max_shift', 'base_image_seq_len', 'max_image_seq_len', 'time_shift_type'); // dynamic shifting only
-  f.only('invert_sigmas', [false], 'σ runs from 1 to 0');
-  f.only('shift_terminal', [null], 'stretching the shifted σ to a terminal value is not implemented');
-  for (const sigmas of ['use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas']) {
-    f.only(sigmas, [false], 'only linearly spaced, shifted σ are implemented');
+function checkTrailingCount(f: ConfigFields, spacing: TimestepSpacing, steps: number): void {
+  if (spacing !== 'trailing') return;
+  const trainSteps = f.integer('num_train_timesteps', 1000, 2);
+  const count = Math.ceil((0 - trainSteps) / -(trainSteps / steps));
+  if (count !== steps) {
+    f.reject('timestep_spacing', `"trailing" with ${steps} steps`, `a step count whose numpy.arange(${trainSteps}, 0, −${trainSteps}/${steps}) has ${steps} values (this one has ${count}; diffusers would run timestep −1)`);
   }
-  f.only('stochastic_sampling', [false], 'only the deterministic Euler step is implemented');
-  return { kind: 'flow-euler', steps, shift, timestepScale: trainSteps };
 }
 
 /** The β schedule fields shared by the DDPM-family schedulers. */
-function readSchedule(f: ConfigFields): DdpmSchedule {
+function readSchedule(f: ConfigFields, n: DdpmFamilyNumerics): DdpmSchedule {
   const trainSteps = f.integer('num_train_timesteps', 1000, 2);
   const betaStart = f.number('beta_start', 0.0001, (v) => v > 0 && v < 1, 'a number in (0, 1)');
   const betaEnd = f.number('beta_end', 0.02, (v) => v > 0 && v < 1, 'a number in (0, 1)');
@@ -193,9 +249,12 @@ function readSchedule(f: ConfigFields): DdpmSchedule {
     if (trained.length !== trainSteps) f.reject('trained_betas', `[${trained.length} values]`, `one β per training step, ${trainSteps} (num_train_timesteps)`);
     const bad = trained.findIndex((b) => !(b > 0 && b < 1));
     if (bad >= 0) f.reject('trained_betas', `[…, ${trained[bad]} at index ${bad}, …]`, 'every β in (0, 1)');
+    if (n.numerics === 'diffusers') return diffusersSchedule({ trainSteps, betaStart, betaEnd, betaSchedule: 'linear', trainedBetas: trained });
     return scheduleFromBetas(Float64Array.from(trained));
   }
-  switch (f.choice('beta_schedule', 'linear', ['linear', 'scaled_linear', 'squaredcos_cap_v2'])) {
+  const betaSchedule = f.choice('beta_schedule', 'linear', ['linear', 'scaled_linear', 'squaredcos_cap_v2']);
+  if (n.numerics === 'diffusers') return diffusersSchedule({ trainSteps, betaStart, betaEnd, betaSchedule, torchLinspace: n.torchLinspace });
+  switch (betaSchedule) {
     case 'linear':
       return linearBetaSchedule({ trainSteps, betaStart, betaEnd });
     case 'scaled_linear':
@@ -214,85 +273,4 @@ function readClipSample(f: ConfigFields): number | null {
   const clipSample = f.boolean('clip_sample', true);
   const range = f.number('clip_sample_range', 1, (v) => v > 0 && Number.isFinite(v), 'a positive number');
   return clipSample ? range : null;
-}
-
-/** Reads fields of one config, remembering which it has seen so the rest can be listed as unknown. */
-class ConfigFields {
-  private readonly seen = new Set<string>();
-
-  constructor(
-    private readonly json: Record<string, unknown>,
-    private readonly file: string,
-    private readonly className: string,
-  ) {}
-
-  fail(field: string, value: unknown, supported: string): never {
-    return this.reject(field, show(value), supported);
-  }
-
-  /** As fail, with the value already described (e.g. an array by its length). */
-  reject(field: string, described: string, supported: string): never {
-    throw new DiffusionConfigError(`${this.file}: ${this.className} ${field} = ${described} is not supported; supported: ${supported}`);
-  }
-
-  private take(field: string): unknown {
-    this.seen.add(field);
-    return this.json[field];
-  }
-
-  number(field: string, fallback: number, ok: (v: number) => boolean, supported: string): number {
-    const v = this.take(field);
-    if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !ok(v)) this.fail(field, v, supported);
-    return v;
-  }
-
-  integer(field: string, fallback: number, min: number): number {
-    return this.number(field, fallback, (v) => Number.isInteger(v) && v >= min, `an integer ≥ ${min}`);
-  }
-
-  boolean(field: string, fallback: boolean): boolean {
-    const v = this.take(field);
-    if (v === undefined) return fallback;
-    if (typeof v !== 'boolean') this.fail(field, v, 'true or false');
-    return v;
-  }
-
-  choice<T extends string>(field: string, fallback: T, supported: readonly T[]): T {
-    const v = this.take(field);
-    if (v === undefined) return fallback;
-    if (!supported.includes(v as T)) this.fail(field, v, supported.map((s) => `"${s}"`).join(', '));
-    return v as T;
-  }
-
-  /** A field implemented at these values only (absent means diffusers' default, which is among them). */
-  only(field: string, allowed: readonly unknown[], why: string): void {
-    const v = this.take(field);
-    if (v !== undefined && !allowed.includes(v)) this.fail(field, v, `${allowed.map(show).join(' or ')} (${why})`);
-  }
-
-  /** null/absent, or an array of numbers. */
-  optionalNumbers(field: string): number[] | null {
-    const v = this.take(field);
-    if (v === undefined || v === null) return null;
-    if (!Array.isArray(v) || v.some((b) => typeof b !== 'number')) this.reject(field, Array.isArray(v) ? '[non-numeric entries]' : show(v), 'null or an array of numbers');
-    return v as number[];
-  }
-
-  /** Fields diffusers knows that cannot change the result given the others accepted. */
-  inert(...fields: string[]): void {
-    for (const field of fields) this.seen.add(field);
-  }
-
-  /** Keys neither read nor declared inert, other than `_`-prefixed metadata (_class_name, _diffusers_version). */
-  unknown(): string[] {
-    return Object.keys(this.json).filter((k) => !k.startsWith('_') && !this.seen.has(k));
-  }
-}
-
-/** A config value as it reads in the file (JSON.stringify would print −Infinity as null). */
-function show(value: unknown): string {
-  if (typeof value === 'number') return String(value);
-  if (value === undefined) return '(absent)';
-  return JSON.stringify(value) ?? String(value);
 }

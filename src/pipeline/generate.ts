@@ -5,7 +5,7 @@ import { applyGuidance, epsChannels, guideLeadingChannels } from '../diffusion/g
 import type { DdpmVariance } from '../diffusion/ddpm.js';
 import type { DdpmSchedule } from '../diffusion/schedule.js';
 import { noiseForSample, batchNoiseSource } from '../diffusion/rng.js';
-import { type PlanSpec, SamplerPlan, createPlan, createSampler, readsVarianceChannels } from '../diffusion/sampler.js';
+import { type PlanSpec, SamplerPlan, createPlan, createSampler, planObjective, readsVarianceChannels } from '../diffusion/sampler.js';
 import type { TimestepSpacing } from '../diffusion/spacing.js';
 import { type Conditioning, type Denoiser, concatRows, rowCount, selectRows } from '../models/denoiser.js';
 import { GenerateError } from './errors.js';
@@ -189,7 +189,7 @@ export async function generate(model: Denoiser, o: GenerateOptions): Promise<Gen
   const pixelSpace = latent[0] === 1 || latent[0] === 3;
   const plan = makePlan({ ...o, clipX0: o.clipX0 === undefined ? (pixelSpace ? 1 : null) : o.clipX0, ddpmVariance: o.ddpmVariance ?? (model.learnedVariance ? 'learned-range' : 'fixed-small') });
   if (readsVarianceChannels(plan) && !model.learnedVariance) throw new GenerateError(`the learned-range DDPM variance needs a model that predicts its variance (learn_sigma); this one does not — use fixed-small or fixed-large`);
-  if ((plan.kind === 'flow-euler') !== (model.objective === 'flow')) throw new GenerateError(`the ${plan.kind} sampler does not fit a model trained with the ${model.objective} objective`);
+  if ((planObjective(plan) === 'flow') !== (model.objective === 'flow')) throw new GenerateError(`the ${plan.kind} sampler does not fit a model trained with the ${model.objective} objective`);
   const N = rowCount(sampleCond);
   const negative = o.cfgScale === 1 ? undefined : o.negativeConditioning;
   const negativeRows = negative ? rowCount(negative) : 0;

@@ -173,20 +173,86 @@ describe('parseSchedulerConfigJson', () => {
 });
 
 describe('FlowMatchEulerDiscreteScheduler', () => {
-  it("reads SD3's static shift and the timestep scale; no discrete schedule", () => {
+  it("reads SD3's static shift into diffusers' own σ list (N points to shift(1/T), shifted again, then 0)", () => {
     const r = read({ _class_name: 'FlowMatchEulerDiscreteScheduler', _diffusers_version: '0.29.0.dev0', num_train_timesteps: 1000, shift: 3.0 }, 28);
-    assert.deepEqual(r.spec, { kind: 'flow-euler', steps: 28, shift: 3, timestepScale: 1000 });
     assert.equal(r.schedule, null);
+    assert.deepEqual(r.ignoredFields, []);
+    const spec = r.spec;
+    assert.ok(spec.kind === 'flow-euler');
+    assert.deepEqual([spec.steps, spec.timestepScale, spec.numerics, spec.sigmas?.length], [28, 1000, 'diffusers', 29]);
     const plan = planOf(r);
-    assert.ok(plan.kind === 'flow-euler' && Math.abs(plan.sigmas[27]! - 3 / 28 / (1 + 2 / 28)) < 1e-15); // shift(1/28) = 0.1
+    assert.ok(plan.kind === 'flow-euler');
+    assert.equal(plan.sigmas[0], 1);
+    assert.ok(Math.abs(plan.sigmas[27]! - 0.0089286) < 1e-6, `${plan.sigmas[27]}`); // shift(shift(1/1000)), diffusers' double shift
+    assert.equal(plan.sigmas[28], 0);
+    assert.deepEqual(plan.timesteps, Array.from(plan.sigmas.subarray(0, 28), (s) => Math.fround(s * 1000)));
   });
 
-  it('refuses dynamic shifting (FLUX) and the other σ options', () => {
+  it('FLUX (use_dynamic_shifting) needs the image token count; the dynamic-only fields are known, and inert without it', () => {
     const flux = { _class_name: 'FlowMatchEulerDiscreteScheduler', base_image_seq_len: 256, base_shift: 0.5, max_image_seq_len: 4096, max_shift: 1.15, shift: 3.0, use_dynamic_shifting: true };
-    assert.throws(() => read(flux), /use_dynamic_shifting = true is not supported; supported: false \(only a static shift/);
-    assert.deepEqual(read({ ...flux, use_dynamic_shifting: false }).ignoredFields, []); // the dynamic-only fields are known, and inert
+    assert.throws(() => read(flux), /use_dynamic_shifting = true is not supported; supported: false, or true with the image's latent token count \(imageSeqLen/);
+    const r = planSpecFromSchedulerConfig(flux, 28, FILE, { imageSeqLen: 4096 });
+    assert.ok(r.spec.kind === 'flow-euler');
+    assert.equal(planOf(r).timesteps[0], 1000);
+    assert.ok(Math.abs(planOf(r).timesteps[27]! - 1000 * (Math.exp(1.15) / (Math.exp(1.15) + 27))) < 1e-3); // σ = 1/28 shifted by μ = 1.15
+    assert.deepEqual(read({ ...flux, use_dynamic_shifting: false }).ignoredFields, []);
+    assert.throws(() => planSpecFromSchedulerConfig({ ...flux, base_shift: null }, 4, FILE, { imageSeqLen: 4096 }), /base_shift = null is not supported; supported: numbers in base_shift/);
+  });
+
+  it('refuses the other σ options', () => {
     assert.throws(() => read({ _class_name: 'FlowMatchEulerDiscreteScheduler', shift_terminal: 0.02 }), /shift_terminal = 0.02 is not supported; supported: null/);
     assert.throws(() => read({ _class_name: 'FlowMatchEulerDiscreteScheduler', shift: 0 }), /shift = 0 is not supported; supported: a positive number/);
+    assert.throws(() => read({ _class_name: 'FlowMatchEulerDiscreteScheduler', invert_sigmas: true }), /invert_sigmas = true is not supported/);
+    assert.throws(() => read({ _class_name: 'FlowMatchEulerDiscreteScheduler', stochastic_sampling: true }), /stochastic_sampling = true is not supported/);
+    assert.throws(() => read({ _class_name: 'FlowMatchEulerDiscreteScheduler', time_shift_type: 'cosine' }), /time_shift_type = "cosine" is not supported; supported: "exponential", "linear"/);
+  });
+});
+
+describe('UniPCMultistepScheduler', () => {
+  const wan = {
+    _class_name: 'UniPCMultistepScheduler',
+    _diffusers_version: '0.33.0.dev0',
+    beta_end: 0.02,
+    beta_schedule: 'linear',
+    beta_start: 0.0001,
+    disable_corrector: [],
+    dynamic_thresholding_ratio: 0.995,
+    final_sigmas_type: 'zero',
+    flow_shift: 3.0,
+    lower_order_final: true,
+    num_train_timesteps: 1000,
+    predict_x0: true,
+    prediction_type: 'flow_prediction',
+    rescale_betas_zero_snr: false,
+    sample_max_value: 1.0,
+    solver_order: 2,
+    solver_p: null,
+    solver_type: 'bh2',
+    steps_offset: 0,
+    thresholding: false,
+    timestep_spacing: 'linspace',
+    trained_betas: null,
+    use_beta_sigmas: false,
+    use_exponential_sigmas: false,
+    use_flow_sigmas: true,
+    use_karras_sigmas: false,
+  };
+
+  it("maps Wan's scheduler config to a unipc plan; its β fields are read by diffusers but unused on flow σ", () => {
+    const r = read(wan, 50);
+    assert.deepEqual(r.spec, { kind: 'unipc', steps: 50, flowShift: 3, trainSteps: 1000, solverOrder: 2, solverType: 'bh2', lowerOrderFinal: true, disableCorrector: [] });
+    assert.equal(r.schedule, null);
+    assert.deepEqual(r.ignoredFields, []);
+    const plan = planOf(r);
+    assert.equal(plan.timesteps[0], 999); // trunc((1 − 1e-6)·1000)
+    assert.equal(plan.timesteps.length, 50);
+  });
+
+  it('refuses configs that are not flow UniPC', () => {
+    assert.throws(() => read({ _class_name: 'UniPCMultistepScheduler' }), /use_flow_sigmas = false is not supported; supported: true \(only UniPC on flow σ/);
+    assert.throws(() => read({ ...wan, timestep_spacing: 'karras' }), /timestep_spacing = "karras" is not supported/);
+    assert.throws(() => read({ ...wan, solver_p: {} }), /solver_p = \{\} is not supported; supported: null/);
+    assert.throws(() => read({ ...wan, disable_corrector: [0.5] }), /disable_corrector = \[0.5\] is not supported; supported: an array of integers/);
   });
 });
 
@@ -195,7 +261,7 @@ describe('config errors name the file, field, value and what is supported', () =
     assert.throws(
       () => read({ _class_name: 'PNDMScheduler' }),
       new DiffusionConfigError(
-        `${FILE}: _class_name = "PNDMScheduler" is not supported; supported: DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler`,
+        `${FILE}: _class_name = "PNDMScheduler" is not supported; supported: DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler`,
       ),
     );
     assert.throws(() => read({ beta_start: 0.0001 }), /_class_name = \(absent\) is not supported/);
