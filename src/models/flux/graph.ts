@@ -3,11 +3,12 @@
 // Semantics follow diffusers' FluxTransformer2DModel; every tensor is float32 as in its float32 forward.
 import { GraphBuilder } from '../../graph/builder.js';
 import { Value } from '../../graph/ir.js';
+import { linear, type ParamSource } from '../layers.js';
+export { linear };
 import { FluxConfig, LAYER_NORM_EPS, QK_NORM_EPS, TIME_PROJ_CHANNELS, innerDim, mlpHidden, outputWidth } from './config.js';
 import { isDoubleBlock } from './params.js';
 
-/** Supplies a parameter by its diffusers key with its PyTorch shape. */
-export type ParamSource = (g: GraphBuilder, key: string, shape: readonly number[]) => Value;
+export type { ParamSource };
 
 /** Token counts of one compiled graph: the joint stream is [text; image], T = text + image. */
 export interface TokenCounts {
@@ -19,16 +20,6 @@ export interface TokenCounts {
 export interface RopeValues {
   readonly cos: Value;
   readonly sin: Value;
-}
-
-/** y = x·Wᵀ + b for x [..., in] with a PyTorch Linear weight [out, in]: one Gemm on flattened rows. */
-export function linear(g: GraphBuilder, P: ParamSource, x: Value, key: string, inF: number, outF: number): Value {
-  const w = P(g, `${key}.weight`, [outF, inF]);
-  const b = P(g, `${key}.bias`, [outF]);
-  if (x.shape.length === 2) return g.gemm(x, w, { transB: 1 }, b);
-  const lead = x.shape.slice(1, -1) as number[];
-  const y = g.gemm(g.reshape(x, [-1, inF]), w, { transB: 1 }, b);
-  return g.reshape(y, [-1, ...lead, outF]);
 }
 
 /**

@@ -3,11 +3,11 @@
 // are diffusers' WanTransformer3DModel names; every norm runs in float32, as diffusers' FP32LayerNorm.
 import { GraphBuilder } from '../../graph/builder.js';
 import { Value } from '../../graph/ir.js';
+import { linear, type ParamSource } from '../layers.js';
 import { WanConfig, innerDim, patchVolume } from './config.js';
 import { CondLayout, WanGeometry, condLayout, tokenCount, tokenGrid } from './geometry.js';
 
-/** Supplies a parameter by its diffusers key with its PyTorch shape. */
-export type ParamSource = (g: GraphBuilder, key: string, shape: readonly number[]) => Value;
+export type { ParamSource };
 
 /** RoPE rotations of the video tokens, graph inputs [T, headDim/2] each (see rope.ts). */
 export interface RopeInputs {
@@ -19,16 +19,6 @@ export interface RopeInputs {
 export interface BlockCond {
   readonly timestepProj: Value;
   readonly text: Value;
-}
-
-/** y = x·Wᵀ + b for x [B, ..., in] with a PyTorch Linear weight [out, in]: one Gemm on flattened rows. */
-function linear(g: GraphBuilder, P: ParamSource, x: Value, key: string, inF: number, outF: number): Value {
-  const w = P(g, `${key}.weight`, [outF, inF]);
-  const b = P(g, `${key}.bias`, [outF]);
-  if (x.shape.length === 2) return g.gemm(x, w, { transB: 1 }, b);
-  const lead = x.shape.slice(1, -1) as number[];
-  const y = g.gemm(g.reshape(x, [-1, inF]), w, { transB: 1 }, b);
-  return g.reshape(y, [-1, ...lead, outF]);
 }
 
 /** torch.nn.RMSNorm over the last axis: x / √(mean(x²) + eps) · w (Wan's q/k norm spans all heads). */
