@@ -117,7 +117,7 @@ export interface Denoiser {
   /** wall time spent building graphs and sessions so far (ms); the pipeline's clocks leave it out */
   readonly compileMs: number;
 
-  /** [batch, outputChannels, …latentShape.slice(1)] */
+  /** the model output for `batch` rows: [batch, outputChannels, …latentShape.slice(1)] for channel-first latents (DiT, Wan); FLUX's packed, token-major latents give [batch, L_img, outputChannels] (diffusers' `.sample`) */
   outputShape(batch: number): number[];
   /** The conditioning of the CFG unconditional branch for the same rows. */
   unconditional(cond: Conditioning): Conditioning;
