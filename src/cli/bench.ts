@@ -8,6 +8,7 @@ import { loadBenchFile } from '../eval/bench/rows.js';
 import { writeReports } from '../eval/bench/report.js';
 import { runBench, type BenchEvents } from '../eval/bench/runner.js';
 import { benchMethodNames } from '../eval/bench/variants.js';
+import { syntheticModelNames } from '../models/synthetic.js';
 import { defaultThreads } from '../runtime/session.js';
 import { floatArg, intArg, intListArg, threadsArg } from './args.js';
 
@@ -29,6 +30,7 @@ interface BenchOptions {
   cfg?: number;
   seed?: number;
   methods?: string[];
+  presets?: string[];
   study: boolean;
   studyN?: number;
   studySteps?: number[];
@@ -58,6 +60,7 @@ export function benchConfigFrom(o: BenchOptions): BenchConfig {
     seed: o.seed ?? base.seed,
     classifier: o.classifier ?? base.classifier,
     methods: o.methods,
+    presets: o.presets,
     study,
   };
 }
@@ -91,6 +94,12 @@ function progressEvents(enabled: boolean): { events: BenchEvents; stop: () => vo
       if (multi) multi.log(line + '\n');
       else console.log(line);
     },
+    onSpeedRow: (r) => {
+      const num = (x: number, d: number): string => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+      const line = `  ${r.label}: block compute ${num(r.blockComputeRatio, 3)}, ${num(r.speedupWall, 2)}× of ideal ${num(r.idealSpeedup, 2)}× (${num(r.speedupOverIdeal, 3)}; CPU time ${num(r.cpuSpeedupOverIdeal, 3)}), ${num(r.split.total, 0)} ms/step`;
+      if (multi) multi.log(line + '\n');
+      else console.log(line);
+    },
     onLog: (m) => {
       if (multi) multi.log(m + '\n');
       else console.log(m);
@@ -109,7 +118,11 @@ export function benchCommand(): Command {
   return new Command('bench')
     .description('benchmark every cache method/preset vs full compute and fewer steps: block compute, wall speedup, PSNR/SSIM, FID; plus the residual-prediction study')
     .option('--quick', 'smoke configuration (minutes): N=20, 20 steps, 2 timing pairs on 4 samples, study at 20 steps')
-    .option('--models <list>', 'comma-separated shipped model names or checkpoint paths (default mnist-dit,mnist-dit-flow)', listArg)
+    .option(
+      '--models <list>',
+      `comma-separated shipped model names, checkpoint paths, or synthetic models (random weights, speed-only rows: ${syntheticModelNames().join(', ')}) (default mnist-dit,mnist-dit-flow)`,
+      listArg,
+    )
     .option('--steps <list>', 'step counts (default 20,25,30,50; quick: 20)', intListArg(4, 1000))
     .option('--n <n>', 'samples per row for PSNR/SSIM/FID (default 64; quick 20)', intArg(2, 100000))
     .option('--reps <n>', 'interleaved (full, method) timing pairs per row (default 5; quick 2)', intArg(1, 1000))
@@ -119,6 +132,7 @@ export function benchCommand(): Command {
     .option('--cfg <scale>', 'classifier-free guidance scale (default 1.5)', floatArg(0, 100))
     .option('--seed <n>', 'seed of the sample noise (default 0)', intArg(0))
     .option('--methods <list>', `only these methods (none always runs): ${benchMethodNames().join(', ')}`, listArg)
+    .option('--presets <list>', "only these presets of the cache methods: 'default' (each method's default), 'all', or method/preset, e.g. default,tcpade/paper-fast", listArg)
     .option('--no-study', 'skip the residual-prediction study')
     .option('--study-n <n>', 'samples whose full trajectories the study records (default 8; quick 2)', intArg(1, 10000))
     .option('--study-steps <list>', 'step counts of the study (default 20,50; quick 20)', intListArg(4, 1000))
@@ -153,7 +167,7 @@ export function benchCommand(): Command {
         const r = await runBench(config, { outDir: o.out, runName, resume: o.resume === true, force, signal: controller.signal, events });
         stop();
         const state = r.failed.length ? `${r.failed.length} row(s) failed` : r.complete ? 'done' : 'interrupted';
-        console.log(`${state}: ${r.rowsMeasured} rows measured, ${r.rowsSkipped} already there (${r.data.rows.length} in ${r.file})`);
+        console.log(`${state}: ${r.rowsMeasured} rows measured, ${r.rowsSkipped} already there (${r.data.rows.length + (r.data.speedRows?.length ?? 0)} in ${r.file})`);
         for (const f of r.failed) console.error(`  ${f}`);
         for (const f of r.outputs.slice(1)) console.log(`wrote ${f}`);
         if (!r.complete) {

@@ -38,6 +38,12 @@ export interface BenchConfig {
   readonly fewerStepsDivisors: readonly number[];
   /** Only these methods (plus `none`); undefined = every method and preset. Not part of the fingerprint. */
   readonly methods?: readonly string[];
+  /**
+   * Only these presets of the cache methods: `default` (each method's default preset), `all`, or
+   * `method/preset`; undefined = all. fewer-steps rows are not presets (see `fewerStepsDivisors`).
+   * Not part of the fingerprint.
+   */
+  readonly presets?: readonly string[];
   readonly study: StudyConfig | null;
   /** TeaCache calibration when no teacache.json lies beside a model. */
   readonly teacacheCalibration: { readonly steps: readonly number[]; readonly samples: number };

@@ -34,19 +34,21 @@ export interface GroupContext {
   readonly onUnits?: (sampleSteps: number) => void;
 }
 
-/** The cache method and step count a variant samples with (fewer-steps: no cache, K steps). */
-function choiceFor(ctx: GroupContext, v: Variant): CacheChoice {
-  if (v.method === 'none') return { method: undefined, steps: ctx.steps, label: 'none' };
-  if (v.method === 'fewer-steps') return resolveCacheChoice('fewer-steps', undefined, [`steps=${v.stepsRun}`], ctx.steps);
-  // TeaCache gets the coefficients recorded for this model in the result file (stored or fitted once).
-  const sets = v.method === 'teacache' ? [`coefficients=${ctx.teacache.coefficients.join(',')}`] : [];
-  return resolveCacheChoice(v.method, v.preset, sets, ctx.steps, ctx.entry.path);
+/**
+ * The cache method and step count a variant samples with (fewer-steps: no cache, K steps). TeaCache gets
+ * the coefficients recorded for the model in the result file (stored beside it or fitted once).
+ */
+export function variantChoice(v: Variant, steps: number, teacache: ModelRecord['teacache'], modelPath: string | undefined): CacheChoice {
+  if (v.method === 'none') return { method: undefined, steps, label: 'none' };
+  if (v.method === 'fewer-steps') return resolveCacheChoice('fewer-steps', undefined, [`steps=${v.stepsRun}`], steps);
+  const sets = v.method === 'teacache' ? [`coefficients=${teacache.coefficients.join(',')}`] : [];
+  return resolveCacheChoice(v.method, v.preset, sets, steps, modelPath);
 }
 
 export async function measureRow(ctx: GroupContext, v: Variant): Promise<BenchRow> {
   const { config, model, steps } = ctx;
   const onStep = (n: number, bs: number) => (p: { batch: number }) => ctx.onUnits?.(Math.min(bs, n - p.batch * bs));
-  const choice = choiceFor(ctx, v);
+  const choice = variantChoice(v, ctx.steps, ctx.teacache, ctx.entry.path);
   const isNone = v.method === 'none';
   const labels = Array.from({ length: config.n }, (_, i) => i % classCount(model));
   const base = { labels, seed: config.seed, sampler: ctx.entry.sampler, cfgScale: config.cfgScale, batchSize: Math.min(config.batchSize, config.n) };

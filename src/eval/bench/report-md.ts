@@ -5,6 +5,7 @@ import { baselinesBeatingOurs, bestSetting, checkSpeedTarget, finite, isOurs } f
 import { machineLine } from './machine.js';
 import { median } from './numbers.js';
 import { PSNR_CAP_DB, type BenchFile, type BenchRow } from './rows.js';
+import { renderSpeedSections } from './report-speed-md.js';
 import { STUDY_PREDICTORS, type StudyCell } from './study.js';
 import type { StudyRecord } from './study-run.js';
 
@@ -95,17 +96,9 @@ function padeVsTaylor(rec: StudyRecord, target: StudyCell['target']): string {
   return parts.join('; ');
 }
 
-export function renderMarkdown(data: BenchFile, links: FigureLinks): string {
-  const c = data.config as Record<string, unknown>;
-  const rows = data.rows;
-  const models = [...new Set(rows.map((r) => r.model)), ...Object.keys(data.models)].filter((m, i, a) => a.indexOf(m) === i);
-  const stepsList = [...new Set(rows.map((r) => r.steps))].sort((a, b) => a - b);
-  const fp = data.fingerprint as Record<string, unknown>;
+/** The setup lines of the quality rows (samples, speed, quality, block compute, one per quality model). */
+function qualityHeader(data: BenchFile, fp: Record<string, unknown>): string[] {
   const out: string[] = [];
-  out.push(`# tcpade bench: \`${data.run}\`${c.quick ? ' (quick smoke configuration — not for conclusions)' : ''}`);
-  out.push('');
-  out.push(`- **Machine**: ${machineLine(data.machine)}; ORT intra-op threads: **${String(fp.threads)}**`);
-  out.push(`- **Commit**: ${data.git.commit ?? 'unknown'}${data.git.dirty ? ' (working tree had uncommitted changes)' : ''}; created ${data.created}, updated ${data.updated}`);
   out.push(
     `- **Samples**: N = **${String(fp.n)}** per row, sample k has class k mod 10 and noise from (seed ${String(fp.seed)}, k) — the same samples in every row; CFG scale ${String(fp.cfgScale)}; quality runs in batches of ${String(fp.batchSize)}.`,
   );
@@ -117,13 +110,31 @@ export function renderMarkdown(data: BenchFile, links: FigureLinks): string {
   );
   out.push('- **Block compute** = block evaluations / those of the full run at the requested steps (fewer-steps counted against the requested steps); ideal = 1 / block compute. Cache ms/step = cache bookkeeping + prediction per step of the timing batch.');
   for (const m of Object.values(data.models)) {
+    if (m.speedOnly) continue;
     out.push(`- **${m.name}**: \`${m.path}\` (${m.objective} objective, ${m.sampler}, depth ${m.depth}, hidden ${m.hiddenSize}, ${m.tokens} tokens); TeaCache coefficients ${m.teacache.source === 'teacache.json' ? 'from' : '**calibrated on the fly**:'} ${m.teacache.detail}`);
   }
+  return out;
+}
+
+export function renderMarkdown(data: BenchFile, links: FigureLinks): string {
+  const c = data.config as Record<string, unknown>;
+  const rows = data.rows;
+  // Quality models only: speed-only (synthetic) models have their own sections (report-speed-md.ts).
+  const speedOnly = new Set(Object.values(data.models).filter((m) => m.speedOnly).map((m) => m.name));
+  const models = [...new Set(rows.map((r) => r.model)), ...Object.keys(data.models)].filter((m, i, a) => a.indexOf(m) === i && !speedOnly.has(m));
+  const stepsList = [...new Set(rows.map((r) => r.steps))].sort((a, b) => a - b);
+  const fp = data.fingerprint as Record<string, unknown>;
+  const out: string[] = [];
+  out.push(`# tcpade bench: \`${data.run}\`${c.quick ? ' (quick smoke configuration — not for conclusions)' : ''}`);
+  out.push('');
+  out.push(`- **Machine**: ${machineLine(data.machine)}; ORT intra-op threads: **${String(fp.threads)}**`);
+  out.push(`- **Commit**: ${data.git.commit ?? 'unknown'}${data.git.dirty ? ' (working tree had uncommitted changes)' : ''}; created ${data.created}, updated ${data.updated}`);
+  if (models.length) out.push(...qualityHeader(data, fp));
   for (const n of data.notes) out.push(`- Note: ${n}`);
   out.push('');
 
   // Targets of issue 6, evaluated from the rows (never typed in).
-  if (stepsList.includes(20)) {
+  if (stepsList.includes(20) && models.length) {
     out.push('## Targets at 20 steps (issue 6)');
     out.push('');
     for (const m of models) {
@@ -185,6 +196,8 @@ export function renderMarkdown(data: BenchFile, links: FigureLinks): string {
       if (grid) out.push(`Same seeds, one row per method (first row: full); column k is sample k, labelled with its class:`, '', `![samples per method, ${m} @ ${s} steps](${grid})`, '');
     }
   }
+
+  out.push(...renderSpeedSections(data));
 
   if (data.study.length) {
     out.push('## Residual-prediction study (RQ1)');

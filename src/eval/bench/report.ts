@@ -11,7 +11,8 @@ import type { BenchFile } from './rows.js';
 /** Returns the files written. Figures go to <outDir>/<run>/ and are linked relative to <outDir>/<run>.md. */
 export async function writeReports(data: BenchFile, outDir: string, runName: string): Promise<string[]> {
   const figDir = path.join(outDir, runName);
-  fs.mkdirSync(figDir, { recursive: true });
+  // Figures exist for quality rows and the study only (a speed-only run has none: no empty folder).
+  if (data.rows.length > 0 || data.study.length > 0) fs.mkdirSync(figDir, { recursive: true });
   const written: string[] = [];
   const rel = (file: string): string => path.relative(outDir, file).split(path.sep).join('/');
   const pareto = new Map<string, string>();

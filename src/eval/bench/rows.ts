@@ -1,5 +1,6 @@
 // The result file of a bench run (bench/results/<run>.json): header (config, machine, commit, models),
-// one row per (model, steps, method, preset), the prediction study; rewritten atomically after each row.
+// one row per (model, steps, method, preset) — speed-only rows of synthetic models apart —, the prediction
+// study; rewritten atomically after each row.
 import fs from 'node:fs';
 import { writeFileAtomicSync } from '../../io/atomic.js';
 import type { SettingValue } from '../../cache/contract.js';
@@ -88,6 +89,94 @@ export interface BenchRow {
   readonly samplesSha256?: string;
 }
 
+/** Where a run's wall time went, per sampled step (ms): RunStats.times / steps; other = wall − the phases. */
+export interface StepSplitMs {
+  readonly embed: number;
+  readonly blocks: number;
+  readonly head: number;
+  /** extra signal compute (TeaCache's modulated input, FBCache's block 0 when it decides) */
+  readonly signal: number;
+  /** cache bookkeeping and prediction */
+  readonly cache: number;
+  /** guidance and the sampler update */
+  readonly sampler: number;
+  /** what no phase clock saw (copies, row gathering, the loop) */
+  readonly other: number;
+  /** the whole wall time per step */
+  readonly total: number;
+}
+
+/**
+ * A row of a speed-only model (synthetic, random weights): block compute, ideal and wall speedup and the
+ * per-step time split; no quality fields, since its samples are noise.
+ */
+export interface SpeedRow {
+  readonly key: string;
+  readonly model: string;
+  readonly modelPath: string;
+  readonly objective: 'eps' | 'flow';
+  readonly sampler: string;
+  readonly steps: number;
+  readonly stepsRun: number;
+  readonly method: string;
+  readonly preset: string;
+  readonly label: string;
+  readonly settings: Readonly<Record<string, SettingValue>>;
+  /** Samples in the timed batch; model rows = samples × CFG branches. */
+  readonly samples: number;
+  readonly modelRows: number;
+  readonly seed: number;
+  readonly cfgScale: number;
+  readonly threads: number;
+  readonly machine: string;
+  readonly date: string;
+  /** Block evaluations / those of the full run at `steps` (fewer-steps: counted against `steps`). */
+  readonly blockComputeRatio: number;
+  readonly computedSteps: number;
+  /** 1 / blockComputeRatio: the speedup if the blocks were the whole step and caching cost nothing. */
+  readonly idealSpeedup: number;
+  readonly predictedPasses: number;
+  readonly computedPasses: number;
+  /** Chained pairs: each method run is paired with the full run just before it and the one just after it. */
+  readonly timing: TimingMeasure;
+  readonly speedupWall: number;
+  /** speedupWall / idealSpeedup. */
+  readonly speedupOverIdeal: number;
+  /**
+   * The same pairs in process CPU time (all threads, user + system): full CPU / method CPU per pair. Barely
+   * moved by other work on the cores, it checks the wall speedup on a busy machine.
+   */
+  readonly cpuTiming: { readonly speedup: Spread; readonly fullCpuMs: readonly number[]; readonly methodCpuMs: readonly number[] };
+  /** cpuTiming.speedup.median / idealSpeedup. */
+  readonly cpuSpeedupOverIdeal: number;
+  /** Blocks' share of a full step's wall time (median over the full runs the row was paired with). */
+  readonly blocksShare: number;
+  /** This row's runs (`none`: the full runs), median per phase over its timed runs. */
+  readonly split: StepSplitMs;
+  readonly cacheBytesPeak: number;
+  readonly splitSteps: number;
+  /** Steps of the untimed run of the method before its timed ones (builds and first uses its graphs; 0: none). */
+  readonly warmSteps: number;
+  /** Timed runs thrown away because they still compiled a graph (the first use of a session is not timed). */
+  readonly warmupRuns: number;
+  /** The machine's 1-minute load average when the row started and ended (this run alone adds ≈ its threads). */
+  readonly loadAverage: { readonly start: number; readonly end: number };
+}
+
+/** A decoder's time per sample, measured once per model; not part of any sampling wall time. */
+export interface DecoderTiming {
+  readonly description: string;
+  /** [1, C, h, w] */
+  readonly latentShape: readonly number[];
+  /** [1, 3, H, W] */
+  readonly imageShape: readonly number[];
+  readonly msPerSample: Spread;
+  readonly runsMs: readonly number[];
+  /** The first decode, which also builds the graph and session (not in msPerSample). */
+  readonly firstRunMs: number;
+  readonly threads: number;
+}
+
 export interface ModelRecord {
   readonly name: string;
   readonly path: string;
@@ -101,6 +190,9 @@ export interface ModelRecord {
     readonly coefficients: readonly number[];
     readonly detail: string;
   };
+  /** Set for a synthetic model: what it is shaped like and why its weights are random (its rows are SpeedRows). */
+  readonly speedOnly?: { readonly architecture: string; readonly weights: string };
+  readonly decoder?: DecoderTiming;
 }
 
 export interface BenchFile {
@@ -115,6 +207,8 @@ export interface BenchFile {
   readonly git: GitInfo;
   readonly models: Record<string, ModelRecord>;
   readonly rows: BenchRow[];
+  /** Rows of speed-only (synthetic) models; absent in files written before they existed. */
+  speedRows?: SpeedRow[];
   readonly study: StudyRecord[];
   readonly notes: string[];
 }
@@ -148,8 +242,9 @@ export function loadBenchFile(file: string): BenchFile {
   if (!Array.isArray(f.rows) || !Array.isArray(f.study) || typeof f.models !== 'object' || !Array.isArray(f.notes)) {
     throw new BenchFileError(`${file}: missing rows/study/models/notes; the file is damaged — start a new run with another --run-name`);
   }
+  if (f.speedRows !== undefined && !Array.isArray(f.speedRows)) throw new BenchFileError(`${file}: speedRows is not a list; the file is damaged — start a new run with another --run-name`);
   const seen = new Set<string>();
-  for (const r of f.rows) {
+  for (const r of [...f.rows, ...(f.speedRows ?? [])]) {
     if (seen.has(r.key)) throw new BenchFileError(`${file}: row ${r.key} appears twice`);
     seen.add(r.key);
   }
@@ -158,8 +253,19 @@ export function loadBenchFile(file: string): BenchFile {
 
 /** Adds or replaces (same key) a row and saves the whole file atomically. */
 export function appendRow(file: string, data: BenchFile, row: BenchRow): void {
-  const i = data.rows.findIndex((r) => r.key === row.key);
-  if (i >= 0) data.rows[i] = row;
-  else data.rows.push(row);
+  upsert(data.rows, row);
   saveBenchFile(file, data);
+}
+
+/** appendRow for a speed-only row. */
+export function appendSpeedRow(file: string, data: BenchFile, row: SpeedRow): void {
+  data.speedRows ??= [];
+  upsert(data.speedRows, row);
+  saveBenchFile(file, data);
+}
+
+function upsert<T extends { readonly key: string }>(list: T[], row: T): void {
+  const i = list.findIndex((r) => r.key === row.key);
+  if (i >= 0) list[i] = row;
+  else list.push(row);
 }

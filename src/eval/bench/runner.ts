@@ -1,23 +1,25 @@
 // `tcpade bench`'s engine: per model and step count, the full run, then every method/preset and the
 // fewer-steps baselines, each measured (compute, speed, fidelity, FID) and saved the moment it finishes.
+// Synthetic models (random weights) get speed-only rows instead (speed-group.ts) and their decoder's time.
 import fs from 'node:fs';
 import path from 'node:path';
 import { packageRoot, resolveModelPath } from '../../models/shipped.js';
-import { loadDenoiser } from '../../models/load.js';
 import { type Denoiser, classCount } from '../../models/denoiser.js';
 import { generate } from '../../pipeline/generate.js';
 import { toUnitRange } from '../../pipeline/images.js';
 import { loadClassifier, MnistReference } from '../metrics.js';
 import { BenchConfigError, configFingerprint, fingerprintDiff, validateBenchConfig, type BenchConfig } from './config.js';
 import { gitInfo, machineInfo, machineLine } from './machine.js';
+import { timeDecoder } from './decoder-timing.js';
 import { measureRow } from './measure-row.js';
-import { modelEntries, portablePath, type ModelEntry } from './model-entries.js';
+import { modelEntries, openDenoiser, portablePath, type ModelEntry } from './model-entries.js';
 import { sha256Of } from './quality.js';
 import { writeReports } from './report.js';
-import { BENCH_FORMAT, appendRow, loadBenchFile, rowKey, saveBenchFile, type BenchFile, type BenchRow, type ModelRecord } from './rows.js';
+import { BENCH_FORMAT, appendRow, appendSpeedRow, loadBenchFile, rowKey, saveBenchFile, type BenchFile, type BenchRow, type ModelRecord, type SpeedRow } from './rows.js';
+import { runSpeedGroup } from './speed-group.js';
 import { runStudy } from './study-run.js';
 import { teaCacheCoefficients } from './teacache-coefficients.js';
-import { cachedVariants, checkMethodFilter, fewerStepsVariants, type Variant } from './variants.js';
+import { cachedVariants, checkMethodFilter, checkPresetFilter, fewerStepsVariants, type Variant } from './variants.js';
 
 /** Progress callbacks; units are sample-steps (one sample through one sampler step, both CFG branches). */
 export interface BenchEvents {
@@ -25,6 +27,7 @@ export interface BenchEvents {
   onUnits?(units: number): void;
   onRowStart?(p: { label: string; index: number; rows: number }): void;
   onRow?(row: BenchRow): void;
+  onSpeedRow?(row: SpeedRow): void;
   onLog?(message: string): void;
 }
 
@@ -78,11 +81,12 @@ function openFile(file: string, config: BenchConfig, o: RunOptions): BenchFile {
     created: now,
     updated: now,
     fingerprint: configFingerprint(config),
-    config: { ...config, methods: config.methods ?? 'all' },
+    config: { ...config, methods: config.methods ?? 'all', presets: config.presets ?? 'all' },
     machine: machineInfo(root),
     git: gitInfo(root),
     models: {},
     rows: [],
+    speedRows: [],
     study: [],
     notes: [],
   };
@@ -101,6 +105,7 @@ interface Group {
 export async function runBench(configIn: BenchConfig, o: RunOptions): Promise<BenchOutcome> {
   const config = validateBenchConfig(configIn);
   checkMethodFilter(config.methods);
+  checkPresetFilter(config.presets, config.methods);
   const ev = o.events ?? {};
   const models = modelEntries(config.models);
   fs.mkdirSync(o.outDir, { recursive: true });
@@ -114,19 +119,26 @@ export async function runBench(configIn: BenchConfig, o: RunOptions): Promise<Be
     }
   }
   saveBenchFile(file, data);
-  const done = (key: string): boolean => data.rows.some((r) => r.key === key);
+  const done = (key: string): boolean => data.rows.some((r) => r.key === key) || (data.speedRows ?? []).some((r) => r.key === key);
+  const variantsFor = (): Variant[] => cachedVariants(config.methods, config.presets);
   const keyOf = (g: Group, v: Variant): string => rowKey(g.model.name, g.steps, v.method, v.preset);
   const includeFewer = config.methods === undefined || config.methods.includes('fewer-steps');
+  /** Computed steps of a group's cached rows so far (fewer-steps is matched to their median). */
+  const cachedComputedSteps = (g: Group): number[] =>
+    [...data.rows, ...(data.speedRows ?? [])].filter((r) => r.model === g.model.name && r.steps === g.steps && r.method !== 'none' && r.method !== 'fewer-steps').map((r) => r.computedSteps);
   const fewerFor = (g: Group): Variant[] => {
     if (!includeFewer) return [];
+    // Speed-only groups: the matched row only (fewer-steps does the full run's work per step).
+    if (g.model.synthetic) return fewerStepsVariants(g.steps, [], cachedComputedSteps(g));
     const cached = data.rows.filter((r) => r.model === g.model.name && r.steps === g.steps && r.method !== 'none' && r.method !== 'fewer-steps');
     return fewerStepsVariants(g.steps, config.fewerStepsDivisors, cached.map((r) => r.computedSteps));
   };
   /** Rows of a group still to measure; fewer-steps ones are only known once its cached rows are (estimated until then). */
   const pendingIn = (g: Group): { fixed: Variant[]; fewer: number } => {
-    const fixed = cachedVariants(config.methods).filter((v) => !done(keyOf(g, v)));
+    const fixed = variantsFor().filter((v) => !done(keyOf(g, v)));
     const cachedPending = fixed.some((v) => v.method !== 'none');
-    const fewer = !includeFewer ? 0 : cachedPending ? config.fewerStepsDivisors.length + 1 : fewerFor(g).filter((v) => !done(keyOf(g, v))).length;
+    const fewerEstimate = g.model.synthetic ? 1 : config.fewerStepsDivisors.length + 1;
+    const fewer = !includeFewer ? 0 : cachedPending ? fewerEstimate : fewerFor(g).filter((v) => !done(keyOf(g, v))).length;
     return { fixed, fewer };
   };
 
@@ -137,11 +149,17 @@ export async function runBench(configIn: BenchConfig, o: RunOptions): Promise<Be
   for (const g of groups) {
     const { fixed, fewer } = pendingIn(g);
     plannedRows += fixed.length + fewer;
+    if (g.model.synthetic) {
+      // Per method row ⌈reps/2⌉ (method, full) runs (upper bound: method runs as long as a full one); none: one more full.
+      plannedUnits += config.timingN * g.steps * ((fixed.length + fewer) * 2 * Math.ceil(config.reps / 2) + 1);
+      continue;
+    }
     if (fixed.length + fewer > 0) plannedUnits += (config.n + config.timingN) * g.steps;
     for (const v of fixed) plannedUnits += rowUnits(config, g.steps, g.steps, v.method === 'none');
     plannedUnits += fewer * rowUnits(config, g.steps, Math.round(g.steps / 2), false);
   }
-  const studyPending = (m: ModelEntry): number[] => (config.study ? config.study.steps.filter((s) => !data.study.some((r) => r.model === m.name && r.steps === s)) : []);
+  // Speed-only models have no study: their random weights make residual-prediction errors meaningless.
+  const studyPending = (m: ModelEntry): number[] => (config.study && !m.synthetic ? config.study.steps.filter((s) => !data.study.some((r) => r.model === m.name && r.steps === s)) : []);
   for (const m of models) {
     for (const s of studyPending(m)) {
       plannedUnits += config.study!.n * s;
@@ -150,8 +168,16 @@ export async function runBench(configIn: BenchConfig, o: RunOptions): Promise<Be
   }
   ev.onPlan?.({ rows: plannedRows, units: plannedUnits });
 
-  const clf = o.reference ? undefined : await loadClassifier(resolveModelPath(config.classifier), config.threads);
-  const ref = o.reference ?? new MnistReference(clf!);
+  // The metric classifier only when a quality model has work left (a speed-only run needs none).
+  let clf: Awaited<ReturnType<typeof loadClassifier>> | undefined;
+  let refLoaded: MnistReference | undefined = o.reference;
+  const reference = async (): Promise<MnistReference> => {
+    if (!refLoaded) {
+      clf = await loadClassifier(resolveModelPath(config.classifier), config.threads);
+      refLoaded = new MnistReference(clf);
+    }
+    return refLoaded;
+  };
   let measured = 0;
   let skipped = 0;
   const failed: string[] = [];
@@ -164,16 +190,33 @@ export async function runBench(configIn: BenchConfig, o: RunOptions): Promise<Be
       if (aborted()) break;
       const anyRows = groups.some((g) => g.model === m && (pendingIn(g).fixed.length > 0 || pendingIn(g).fewer > 0));
       if (!anyRows && studyPending(m).length === 0) {
-        skipped += data.rows.filter((r) => r.model === m.name).length;
+        skipped += [...data.rows, ...(data.speedRows ?? [])].filter((r) => r.model === m.name).length;
         continue;
       }
-      const model = await loadDenoiser(m.path, { threads: config.threads });
+      // A synthetic model's decoder is timed before its denoiser is built (lower peak memory).
+      const decoder = m.synthetic && !data.models[m.name] ? await timeDecoder(m, { threads: config.threads, reps: Math.max(2, config.reps), seed: config.seed }) : undefined;
+      if (m.synthetic) ev.onLog?.(`${m.name}: building ${m.synthetic.architecture} with random weights…`);
+      const model = await openDenoiser(m, config.threads);
       try {
         if (!data.models[m.name]) {
           ev.onLog?.(`${m.name}: TeaCache coefficients…`);
-          const teacache = await teaCacheCoefficients(model, m.path, portablePath, { sampler: m.sampler, steps: config.teacacheCalibration.steps, samples: config.teacacheCalibration.samples, cfgScale: config.cfgScale, seed: config.seed });
+          // A speed-only model is calibrated on the timing batch at the smallest step count: its coefficients only
+          // steer how often TeaCache computes, and a DiT-XL run cannot afford the quality models' calibration.
+          const calibration = m.synthetic ? { steps: [Math.min(...config.steps)], samples: config.timingN } : config.teacacheCalibration;
+          const teacache = await teaCacheCoefficients(model, m.synthetic ? undefined : m.path, portablePath, { sampler: m.sampler, steps: calibration.steps, samples: calibration.samples, cfgScale: config.cfgScale, seed: config.seed });
           if (teacache.source === 'calibrated-on-the-fly') ev.onLog?.(`${m.name}: ${teacache.detail}`);
-          const rec: ModelRecord = { name: m.name, path: m.shownPath, objective: m.objective, sampler: m.sampler, depth: model.depth, hiddenSize: model.hiddenSize, tokens: model.tokens, teacache };
+          const rec: ModelRecord = {
+            name: m.name,
+            path: m.shownPath,
+            objective: m.objective,
+            sampler: m.sampler,
+            depth: model.depth,
+            hiddenSize: model.hiddenSize,
+            tokens: model.tokens,
+            teacache,
+            ...(m.synthetic ? { speedOnly: { architecture: m.synthetic.architecture, weights: m.synthetic.weights } } : {}),
+            ...(decoder ? { decoder } : {}),
+          };
           data.models[m.name] = rec;
           saveBenchFile(file, data);
         }
@@ -181,7 +224,7 @@ export async function runBench(configIn: BenchConfig, o: RunOptions): Promise<Be
         for (const steps of config.steps) {
           if (aborted()) break;
           const g: Group = { model: m, steps };
-          const r = await runGroup(g, model, record);
+          const r = m.synthetic ? await runSpeed(g, model, record) : await runGroup(g, model, record);
           measured += r.measured;
           skipped += r.skipped;
         }
@@ -209,11 +252,35 @@ export async function runBench(configIn: BenchConfig, o: RunOptions): Promise<Be
     await clf?.release();
   }
 
+  async function runSpeed(g: Group, model: Denoiser, record: ModelRecord): Promise<{ measured: number; skipped: number }> {
+    const r = await runSpeedGroup({
+      config,
+      model,
+      entry: g.model,
+      steps: g.steps,
+      teacache: record.teacache,
+      machine: machineLine(data.machine),
+      variants: variantsFor().filter((v) => v.method !== 'none'),
+      includeFewerSteps: includeFewer,
+      done,
+      cachedComputedSteps: () => cachedComputedSteps(g),
+      save: (row) => appendSpeedRow(file, data, row),
+      aborted,
+      onRowStart: (label) => ev.onRowStart?.({ label, index: rowIndex++, rows: plannedRows }),
+      onRow: (row) => ev.onSpeedRow?.(row),
+      onUnits: ev.onUnits,
+      onLog: ev.onLog,
+    });
+    failed.push(...r.failed);
+    return r;
+  }
+
   async function runGroup(g: Group, model: Denoiser, record: ModelRecord): Promise<{ measured: number; skipped: number }> {
     const pending = pendingIn(g);
     if (pending.fixed.length === 0 && pending.fewer === 0) {
       return { measured: 0, skipped: data.rows.filter((r) => r.model === g.model.name && r.steps === g.steps).length };
     }
+    const ref = await reference();
     const labels = Array.from({ length: config.n }, (_, i) => i % classCount(model));
     const base = { labels, seed: config.seed, sampler: g.model.sampler, cfgScale: config.cfgScale, batchSize: Math.min(config.batchSize, config.n) };
     ev.onLog?.(`${g.model.name} @ ${g.steps} steps: full run of ${config.n} samples`);
@@ -258,7 +325,7 @@ export async function runBench(configIn: BenchConfig, o: RunOptions): Promise<Be
         measuredHere++;
       }
     };
-    await runVariants(cachedVariants(config.methods));
+    await runVariants(variantsFor());
     if (!aborted()) await runVariants(fewerFor(g));
     return { measured: measuredHere, skipped: skippedHere };
   }

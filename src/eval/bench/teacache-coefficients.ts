@@ -8,14 +8,15 @@ import type { ModelRecord } from './rows.js';
 
 export async function teaCacheCoefficients(
   model: Denoiser,
-  modelPath: string,
+  /** The checkpoint, beside which a teacache.json may lie; undefined for a synthetic model (none can). */
+  modelPath: string | undefined,
   /** How a path is written in reports (the report says where the coefficients came from). */
   show: (p: string) => string,
   o: { sampler: SamplerName; steps: readonly number[]; samples: number; cfgScale: number; seed: number },
 ): Promise<ModelRecord['teacache']> {
-  const stored = storedTeaCacheCoefficients(modelPath);
-  const file = show(teacacheFileFor(modelPath));
-  if (stored) return { source: 'teacache.json', coefficients: stored, detail: file };
+  const stored = modelPath === undefined ? undefined : storedTeaCacheCoefficients(modelPath);
+  const file = modelPath === undefined ? undefined : show(teacacheFileFor(modelPath));
+  if (stored && file) return { source: 'teacache.json', coefficients: stored, detail: file };
   const cal = await calibrateTeaCache(model, {
     sampler: o.sampler,
     steps: [...o.steps],
@@ -26,11 +27,13 @@ export async function teaCacheCoefficients(
     seed: o.seed + 1000,
   });
   if (!cal.coefficients.every(Number.isFinite)) {
-    throw new Error(`TeaCache calibration of ${show(modelPath)} gave non-finite coefficients; run \`tcpade calibrate teacache --model ${show(modelPath)}\` with more samples`);
+    const hint = modelPath === undefined ? 'calibrate with more samples (--timing-n)' : `run \`tcpade calibrate teacache --model ${show(modelPath)}\` with more samples`;
+    throw new Error(`TeaCache calibration of ${modelPath === undefined ? 'the synthetic model' : show(modelPath)} gave non-finite coefficients; ${hint}`);
   }
+  const fit = `fitted degree ${cal.degree} on ${cal.points} points (${cal.samples} samples × steps ${cal.steps.join(',')}, cfg ${cal.cfgScale}, RMSE ${cal.rmse.toExponential(2)})`;
   return {
     source: 'calibrated-on-the-fly',
     coefficients: cal.coefficients,
-    detail: `no ${file}: fitted degree ${cal.degree} on ${cal.points} points (${cal.samples} samples × steps ${cal.steps.join(',')}, cfg ${cal.cfgScale}, RMSE ${cal.rmse.toExponential(2)})`,
+    detail: file === undefined ? `synthetic model, ${fit}` : `no ${file}: ${fit}`,
   };
 }

@@ -25,13 +25,41 @@ export function checkMethodFilter(methods: readonly string[] | undefined): void 
   if (bad.length) throw new BenchConfigError(`--methods: unknown ${bad.join(', ')}; known: ${known.join(', ')}`);
 }
 
-/** `none` first (every other row compares against it), then each cache method's presets in registry order. */
-export function cachedVariants(methods: readonly string[] | undefined): Variant[] {
+/**
+ * Checks a `--presets` list: `default`, `all`, or `method/preset` of a registered cache method that
+ * `--methods` (if given) selects.
+ */
+export function checkPresetFilter(presets: readonly string[] | undefined, methods: readonly string[] | undefined): void {
+  if (presets === undefined) return;
+  if (presets.length === 0) throw new BenchConfigError('--presets needs at least one entry: default, all, or method/preset');
+  const registry = listCacheMethods().filter((m) => m.name !== 'none');
+  for (const p of presets) {
+    if (p === 'default' || p === 'all') continue;
+    const [method, preset, ...rest] = p.split('/');
+    const m = registry.find((x) => x.name === method);
+    if (!m || preset === undefined || rest.length) {
+      throw new BenchConfigError(`--presets: "${p}" is not default, all or method/preset of a cache method (${registry.map((x) => x.name).join(', ')})`);
+    }
+    if (!m.presets.includes(preset)) throw new BenchConfigError(`--presets: ${method} has no preset "${preset}"; its presets: ${m.presets.join(', ')}`);
+    if (methods !== undefined && !methods.includes(method)) throw new BenchConfigError(`--presets names ${p}, but --methods (${methods.join(', ')}) leaves ${method} out`);
+  }
+}
+
+function presetSelected(presets: readonly string[] | undefined, method: string, preset: string, defaultPreset: string): boolean {
+  if (presets === undefined || presets.includes('all')) return true;
+  return (presets.includes('default') && preset === defaultPreset) || presets.includes(`${method}/${preset}`);
+}
+
+/**
+ * `none` first (every other row compares against it), then each cache method's presets in registry order,
+ * limited by `--methods` and `--presets`.
+ */
+export function cachedVariants(methods: readonly string[] | undefined, presets?: readonly string[]): Variant[] {
   const out: Variant[] = [{ method: 'none', preset: 'default' }];
   for (const m of listCacheMethods()) {
     if (m.name === 'none') continue;
     if (methods !== undefined && !methods.includes(m.name)) continue;
-    for (const p of m.presets) out.push({ method: m.name, preset: p });
+    for (const p of m.presets) if (presetSelected(presets, m.name, p, m.defaultPreset)) out.push({ method: m.name, preset: p });
   }
   return out;
 }
