@@ -42,3 +42,19 @@ export class LazyWeights implements WeightSource {
 export function weightNumel(w: WeightSource, key: string): number | undefined {
   return w.numel ? w.numel(key) : w.get(key)?.length;
 }
+
+/**
+ * What keeps `weights` from matching a model's expected parameter shapes: every missing key, every wrong
+ * element count, every key the model does not have — all at once, for one error (empty when they match).
+ */
+export function weightProblems(expected: ReadonlyMap<string, readonly number[]>, weights: WeightSource): string[] {
+  const problems: string[] = [];
+  for (const [k, shape] of expected) {
+    const have = weightNumel(weights, k);
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (have === undefined) problems.push(`missing ${k} [${shape.join(', ')}]`);
+    else if (have !== n) problems.push(`${k}: expected [${shape.join(', ')}] (${n} values), got ${have} values`);
+  }
+  for (const k of weights.keys()) if (!expected.has(k)) problems.push(`unexpected ${k}`);
+  return problems;
+}

@@ -6,7 +6,7 @@ import { Value } from '../../graph/ir.js';
 import { CompiledGraph, MAX_GRAPH_WEIGHT_BYTES, checkThreads, defaultThreads } from '../../runtime/session.js';
 import { ModelInputError, type ClassSpace, type Conditioning, type Denoiser, type Objective, type SegmentOut } from '../denoiser.js';
 import { numel, type Tensor } from '../tensor.js';
-import { type WeightSource, weightNumel } from '../weights.js';
+import { type WeightSource, weightProblems } from '../weights.js';
 import { DiTConfig, numTokens, outChannels } from './dit-config.js';
 import { ParamSource, block, blockFlops, blockModulatedInput, conditioning, embed, head, parameterShapes } from './dit-graph.js';
 
@@ -112,14 +112,7 @@ export class DiT implements Denoiser {
     if (this.blockWeightBytes > this.maxGraphWeightBytes) {
       throw new ModelInputError(`one DiT block holds ${this.blockWeightBytes} weight bytes, more than one graph may (${this.maxGraphWeightBytes})`);
     }
-    const problems: string[] = [];
-    for (const [k, shape] of expected) {
-      const have = weightNumel(weights, k);
-      const n = shape.reduce((a, b) => a * b, 1);
-      if (have === undefined) problems.push(`missing ${k} [${shape.join(', ')}]`);
-      else if (have !== n) problems.push(`${k}: expected [${shape.join(', ')}] (${n} values), got ${have} values`);
-    }
-    for (const k of weights.keys()) if (!expected.has(k)) problems.push(`unexpected ${k}`);
+    const problems = weightProblems(expected, weights);
     if (problems.length) throw new ModelInputError(`weights do not match the DiT config:\n  ${problems.join('\n  ')}`);
   }
 

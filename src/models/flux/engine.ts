@@ -5,7 +5,7 @@ import { GraphBuilder } from '../../graph/builder.js';
 import { Value } from '../../graph/ir.js';
 import { CompiledGraph, Feed, MAX_GRAPH_WEIGHT_BYTES, checkThreads, defaultThreads } from '../../runtime/session.js';
 import { ModelInputError } from '../denoiser.js';
-import { type WeightSource, weightNumel } from '../weights.js';
+import { type WeightSource, weightProblems } from '../weights.js';
 import { FluxConfig, innerDim, stackDepth } from './config.js';
 import { ConditioningValues, ParamSource, RopeValues, TokenCounts, blockModulatedInput0, conditioning, embedTokens, head, stackRange } from './graph.js';
 import { GeometryGraphCache } from './graph-cache.js';
@@ -270,13 +270,6 @@ export class FluxEngine {
 /** Every expected weight present with its element count, and nothing else; all problems in one error. */
 function checkWeights(c: FluxConfig, weights: WeightSource): void {
   const expected = parameterShapes(c);
-  const problems: string[] = [];
-  for (const [k, shape] of expected) {
-    const have = weightNumel(weights, k);
-    const n = shape.reduce((a, b) => a * b, 1);
-    if (have === undefined) problems.push(`missing ${k} [${shape.join(', ')}]`);
-    else if (have !== n) problems.push(`${k}: expected [${shape.join(', ')}] (${n} values), got ${have} values`);
-  }
-  for (const k of weights.keys()) if (!expected.has(k)) problems.push(`unexpected ${k}`);
+  const problems = weightProblems(expected, weights);
   if (problems.length) throw new ModelInputError(`weights do not match the FLUX config (${problems.length} problems):\n  ${problems.join('\n  ')}`);
 }

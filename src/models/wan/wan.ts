@@ -6,7 +6,7 @@ import { Value } from '../../graph/ir.js';
 import { CompiledGraph, Feed, MAX_GRAPH_WEIGHT_BYTES, checkThreads, defaultThreads } from '../../runtime/session.js';
 import { ModelInputError, rowCount, type Conditioning, type Denoiser, type OutputSize, type RowTensor, type SegmentOut, type TextConditioning } from '../denoiser.js';
 import { numel, type Tensor } from '../tensor.js';
-import { type WeightSource, weightNumel } from '../weights.js';
+import { type WeightSource, weightProblems } from '../weights.js';
 import { WanConfig, innerDim } from './config.js';
 import { WAN_DEFAULT_TEXT_TOKENS, WAN_PIPELINE_DEFAULTS, WanGeometry, checkGeometry, latentSizeForVideo, condLayout, defaultLatentSize, geometryKey, tokenCount, tokenGrid } from './geometry.js';
 import {
@@ -129,13 +129,7 @@ export class Wan implements Denoiser {
     if (this.blockWeightBytes > MAX_GRAPH_WEIGHT_BYTES) {
       throw new ModelInputError(`one Wan block holds ${this.blockWeightBytes} weight bytes, more than one ONNX graph can (${MAX_GRAPH_WEIGHT_BYTES})`);
     }
-    const problems: string[] = [];
-    for (const [k, shape] of expected) {
-      const have = weightNumel(weights, k);
-      if (have === undefined) problems.push(`missing ${k} [${shape.join(', ')}]`);
-      else if (have !== numel(shape)) problems.push(`${k}: expected [${shape.join(', ')}] (${numel(shape)} values), got ${have} values`);
-    }
-    for (const k of weights.keys()) if (!expected.has(k)) problems.push(`unexpected ${k}`);
+    const problems = weightProblems(expected, weights);
     if (problems.length) throw new ModelInputError(`weights do not match the Wan config (${problems.length} problems):\n  ${problems.join('\n  ')}`);
     if (opts.negativeTextEmbedding) this.setNegativeTextEmbedding(opts.negativeTextEmbedding);
   }
