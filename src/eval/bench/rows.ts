@@ -27,7 +27,8 @@ export interface TimingMeasure {
   readonly samples: number;
 }
 
-export interface BenchRow {
+/** What every bench row records, quality-measured or speed-only: the request, the machine, block compute and wall speed. */
+export interface RowCommon {
   /** model|steps|method|preset: unique per file; `--resume` skips keys already present. */
   readonly key: string;
   readonly model: string;
@@ -42,10 +43,7 @@ export interface BenchRow {
   readonly preset: string;
   readonly label: string;
   readonly settings: Readonly<Record<string, SettingValue>>;
-  readonly n: number;
   readonly seed: number;
-  /** Sample k has label k mod 10 and noise from (seed, k). */
-  readonly labels: string;
   readonly cfgScale: number;
   readonly threads: number;
   readonly machine: string;
@@ -59,6 +57,12 @@ export interface BenchRow {
   readonly timing: TimingMeasure;
   /** Median speedup (full wall / this wall), same process, interleaved pairs. */
   readonly speedupWall: number;
+}
+
+export interface BenchRow extends RowCommon {
+  readonly n: number;
+  /** Sample k has label k mod 10 and noise from (seed, k). */
+  readonly labels: string;
   /** Issue 5's floor 0.9 / (1 − f·b), f = 1 − blockComputeRatio, b = blocksShare. */
   readonly speedupBound: number;
   /** Blocks' share of a full step's wall time (median over this row's full timing runs). */
@@ -110,36 +114,13 @@ export interface StepSplitMs {
  * A row of a speed-only model (synthetic, random weights): block compute, ideal and wall speedup and the
  * per-step time split; no quality fields, since its samples are noise.
  */
-export interface SpeedRow {
-  readonly key: string;
-  readonly model: string;
-  readonly modelPath: string;
-  readonly objective: 'eps' | 'flow';
-  readonly sampler: string;
-  readonly steps: number;
-  readonly stepsRun: number;
-  readonly method: string;
-  readonly preset: string;
-  readonly label: string;
-  readonly settings: Readonly<Record<string, SettingValue>>;
+/** `timing` here: chained pairs — each method run is paired with the full run just before it and the one just after it. */
+export interface SpeedRow extends RowCommon {
   /** Samples in the timed batch; model rows = samples × CFG branches. */
   readonly samples: number;
   readonly modelRows: number;
-  readonly seed: number;
-  readonly cfgScale: number;
-  readonly threads: number;
-  readonly machine: string;
-  readonly date: string;
-  /** Block evaluations / those of the full run at `steps` (fewer-steps: counted against `steps`). */
-  readonly blockComputeRatio: number;
-  readonly computedSteps: number;
   /** 1 / blockComputeRatio: the speedup if the blocks were the whole step and caching cost nothing. */
   readonly idealSpeedup: number;
-  readonly predictedPasses: number;
-  readonly computedPasses: number;
-  /** Chained pairs: each method run is paired with the full run just before it and the one just after it. */
-  readonly timing: TimingMeasure;
-  readonly speedupWall: number;
   /** speedupWall / idealSpeedup. */
   readonly speedupOverIdeal: number;
   /**
