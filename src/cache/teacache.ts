@@ -22,6 +22,13 @@ const schema = {
 };
 type TeaSettings = ResolvedSettings<typeof schema>;
 
+/**
+ * TeaCache4FLUX's rescale polynomial, fitted by its authors on FLUX.1-dev's first double block (numpy order
+ * 498.65·x⁴ − 283.78·x³ + 55.86·x² − 3.82·x + 0.264), here lowest degree first. Calibrated for the real
+ * weights: on any other model, fit your own with `tcpade calibrate`.
+ */
+const FLUX_DEV_COEFFICIENTS = [2.64230861e-1, -3.82021401, 5.58554382e1, -2.83781631e2, 4.98651651e2];
+
 class TeaCacheSampleCache extends SampleCacheBase {
   private readonly residual = new ValueHistory(1);
   private residualFinite = true;
@@ -84,6 +91,9 @@ export const teaCacheDefinition: MethodDefinition<typeof schema> = {
     slow: { threshold: 0.1 },
     fast: { threshold: 0.2 },
     faster: { threshold: 0.3 },
+    // TeaCache4FLUX's published operating points (≈1.5× and ≈2.0× on FLUX.1-dev at 28 steps, its README).
+    'flux-slow': { threshold: 0.25, coefficients: FLUX_DEV_COEFFICIENTS },
+    'flux-fast': { threshold: 0.6, coefficients: FLUX_DEV_COEFFICIENTS },
   },
   defaultPreset: 'slow',
   granularity: () => 'stack',

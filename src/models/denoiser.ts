@@ -116,6 +116,19 @@ export interface Denoiser {
   readonly blockFlops: number;
   /** wall time spent building graphs and sessions so far (ms); the pipeline's clocks leave it out */
   readonly compileMs: number;
+  /**
+   * The tokens [start, start + count) of the hidden state [R, T, D] that the head reads, when it reads
+   * fewer than all T (FLUX: the image tokens after the text). Caches that forecast the whole stack's
+   * output or measure block 0 (stack and first-block granularity) see only these tokens, as the released
+   * TC-Padé and TeaCache code for FLUX do: the others never reach the output. Per-block caching keeps every
+   * token (later blocks attend to them). Absent: all T tokens.
+   */
+  readonly outputTokens?: { readonly start: number; readonly count: number };
+  /**
+   * The kind of each stack block [depth] where a family has more than one (FLUX: 'double' stream blocks,
+   * then 'single'); per-block caching never puts blocks of two kinds in one section. Absent: one kind.
+   */
+  readonly blockKinds?: readonly string[];
 
   /** the model output for `batch` rows: [batch, outputChannels, …latentShape.slice(1)] for channel-first latents (DiT, Wan); FLUX's packed, token-major latents give [batch, L_img, outputChannels] (diffusers' `.sample`) */
   outputShape(batch: number): number[];

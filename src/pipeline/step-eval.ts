@@ -36,8 +36,24 @@ function row(a: Float32Array, r: number, rowSize: number): Float32Array {
   return a.subarray(r * rowSize, (r + 1) * rowSize);
 }
 
+/** Ranges cut further wherever the block kind changes (FLUX: double → single), so no section mixes two kinds. */
+function splitAtKindChanges(ranges: readonly (readonly [number, number])[], kinds: readonly string[] | undefined): [number, number][] {
+  return ranges.flatMap(([from, to]) => {
+    const out: [number, number][] = [];
+    let start = from;
+    for (let i = from + 1; i < to; i++) {
+      if (kinds && kinds[i] !== kinds[i - 1]) {
+        out.push([start, i]);
+        start = i;
+      }
+    }
+    out.push([start, to]);
+    return out;
+  });
+}
+
 /** Contiguous block ranges the method's granularity cuts the stack into. */
-function sectionCuts(method: CacheMethod, depth: number): [number, number][] {
+function sectionCuts(method: CacheMethod, depth: number, kinds?: readonly string[]): [number, number][] {
   switch (method.granularity) {
     case 'stack':
       return [[0, depth]];
@@ -47,7 +63,7 @@ function sectionCuts(method: CacheMethod, depth: number): [number, number][] {
       if (!ok) {
         throw new GenerateError(`${method.name}/${method.preset}: block ranges ${JSON.stringify(ranges)} must be contiguous, non-empty and cover blocks 0..${depth - 1} in order`);
       }
-      return ranges.map(([from, to]) => [from, to]);
+      return splitAtKindChanges(ranges, kinds);
     }
     case 'first-block':
       if (depth < 2) throw new GenerateError('first-block caching needs a model with at least 2 blocks');
@@ -84,6 +100,12 @@ export class BatchEvaluator {
   private readonly outPx: number;
   /** elements of one row's hidden state [T, D] */
   private readonly TD: number;
+  /**
+   * The part of a row's hidden state the caches see, as an element offset and length: the model's output
+   * tokens at stack and first-block granularity (FLUX: the image tokens), every token per block.
+   */
+  private readonly cacheOffset: number;
+  private readonly cacheLength: number;
   private readonly cuts: [number, number][];
   private readonly perBlock: boolean;
   private readonly runsFirstBlock: boolean;
@@ -108,8 +130,14 @@ export class BatchEvaluator {
     this.px = model.latentShape.reduce((a, b) => a * b, 1);
     this.outPx = model.outputShape(1).slice(1).reduce((a, b) => a * b, 1);
     this.TD = model.tokens * model.hiddenSize;
-    this.cuts = method ? sectionCuts(method, model.depth) : [[0, model.depth]];
+    if (model.blockKinds && model.blockKinds.length !== model.depth) {
+      throw new GenerateError(`the ${model.family} model lists ${model.blockKinds.length} block kinds for ${model.depth} blocks`);
+    }
+    this.cuts = method ? sectionCuts(method, model.depth, model.blockKinds) : [[0, model.depth]];
     this.perBlock = method?.granularity === 'per-block';
+    const outputTokens = this.perBlock ? undefined : model.outputTokens;
+    this.cacheOffset = outputTokens ? outputTokens.start * model.hiddenSize : 0;
+    this.cacheLength = outputTokens ? outputTokens.count * model.hiddenSize : this.TD;
     const sections = this.perBlock ? this.cuts.length : 1;
     this.caches = method
       ? rows.samples.map((sampleIndex, r) =>
@@ -118,10 +146,16 @@ export class BatchEvaluator {
       : undefined;
     this.stackBuffers = [new Float32Array(this.R * this.TD), new Float32Array(this.R * this.TD)];
     this.runsFirstBlock = !!method && (method.needs.firstBlock || method.granularity === 'first-block');
-    this.firstBlockResiduals = new Float32Array(this.runsFirstBlock ? this.R * this.TD : 0);
+    this.firstBlockResiduals = new Float32Array(this.runsFirstBlock ? this.R * this.cacheLength : 0);
     this.decidesBeforeEmbedding =
       !!method?.historyOnlyForecast && (method.granularity === 'stack' || this.perBlock) && !method.needs.modulatedInput0 && !method.needs.firstBlock;
   }
+
+  /** Row r's part of a hidden state [R, T, D] that the caches see (all of it, or the output tokens). */
+  private readonly cacheView = (a: Float32Array, r: number): Float32Array => {
+    const start = r * this.TD + this.cacheOffset;
+    return a.subarray(start, start + this.cacheLength);
+  };
 
   /** Bytes the sample caches hold now. */
   cacheBytes(): number {
@@ -180,18 +214,18 @@ export class BatchEvaluator {
    * undefined (nothing observed) when a row's forecast is not finite: the step then runs the usual way.
    */
   private async evaluateForecastOnly(step: StepInfo, tModel: number, decisions: Decision[]): Promise<StepEvaluation | undefined> {
-    const { R, TD, times, cuts } = this;
+    const { R, times, cuts, cacheView } = this;
     const caches = this.caches!;
     const last = cuts.length - 1;
     const [hOut, unused] = this.stackBuffers; // a history-only forecast ignores its input
     let t0 = this.now();
-    const served = forecastLastSection(step, caches, decisions, last, unused, hOut, TD);
+    const served = forecastLastSection(step, caches, decisions, last, unused, hOut, cacheView);
     if (served.size < R) {
       times.cacheMs += this.now() - t0;
       return undefined;
     }
     for (let r = 0; r < R; r++) {
-      for (let k = 0; k < cuts.length; k++) caches[r].observe(step, k, row(unused, r, TD), k === last ? row(hOut, r, TD) : undefined, false);
+      for (let k = 0; k < cuts.length; k++) caches[r].observe(step, k, cacheView(unused, r), k === last ? cacheView(hOut, r) : undefined, false);
     }
     times.cacheMs += this.now() - t0;
     t0 = this.now();
@@ -226,7 +260,7 @@ export class BatchEvaluator {
     t0 = this.now();
     const elided =
       this.caches && this.method!.historyOnlyForecast && cuts.length > 1
-        ? forecastLastSection(step, this.caches, decisions, cuts.length - 1, h, this.stackBuffers[(cuts.length - 1) % 2], TD)
+        ? forecastLastSection(step, this.caches, decisions, cuts.length - 1, h, this.stackBuffers[(cuts.length - 1) % 2], this.cacheView)
         : new Set<number>();
     times.cacheMs += this.now() - t0;
     let group: SectionGroup | null = null;
@@ -249,7 +283,7 @@ export class BatchEvaluator {
    * output for all rows when the method runs it every step (its residual is FBCache's signal).
    */
   private async decideAll(step: StepInfo, e: SegmentOut): Promise<{ decisions: Decision[]; block0?: Float32Array }> {
-    const { R, TD, times } = this;
+    const { R, times, cacheView, cacheLength } = this;
     let t0 = this.now();
     let b0: Float32Array | undefined;
     if (this.runsFirstBlock) {
@@ -262,9 +296,9 @@ export class BatchEvaluator {
     const h = e.tokens;
     const decisions = this.caches.map((ch, r) => {
       const signals: CacheSignals = {
-        xIn: row(h, r, TD),
-        modulatedInput0: e.modulatedInput0 && row(e.modulatedInput0, r, TD),
-        firstBlockResidual: b0 && subInto(row(this.firstBlockResiduals, r, TD), row(b0, r, TD), row(h, r, TD)),
+        xIn: cacheView(h, r),
+        modulatedInput0: e.modulatedInput0 && cacheView(e.modulatedInput0, r),
+        firstBlockResidual: b0 && subInto(row(this.firstBlockResiduals, r, cacheLength), cacheView(b0, r), cacheView(h, r)),
       };
       return ch.decide(step, signals);
     });
@@ -314,7 +348,7 @@ export class BatchEvaluator {
     cond: Float32Array,
     rowComputedBlocks: number[],
   ): Promise<Float32Array> {
-    const { R, TD, times, caches } = this;
+    const { R, TD, times, caches, cacheView } = this;
     const [from, to] = this.cuts[k];
     let hOut: Float32Array = h === this.stackBuffers[0] ? this.stackBuffers[1] : this.stackBuffers[0];
     const grouped = new Set(group.rows);
@@ -328,7 +362,7 @@ export class BatchEvaluator {
         continue;
       }
       try {
-        caches![r].predict(step, k, row(h, r, TD), row(hOut, r, TD));
+        caches![r].predict(step, k, cacheView(h, r), cacheView(hOut, r));
       } catch (err) {
         if (!(err instanceof CachePredictionError)) throw err;
         decisions[r] = { ...d, compute: true, reason: 'nan-fallback' };
@@ -355,7 +389,7 @@ export class BatchEvaluator {
     if (caches) {
       t0 = this.now();
       const computed = new Set([...group.rows, ...extraRows]);
-      for (let r = 0; r < R; r++) caches[r].observe(step, k, row(h, r, TD), elided.has(r) ? undefined : row(hOut, r, TD), computed.has(r));
+      for (let r = 0; r < R; r++) caches[r].observe(step, k, cacheView(h, r), elided.has(r) ? undefined : cacheView(hOut, r), computed.has(r));
       times.cacheMs += this.now() - t0;
     }
     return hOut;
@@ -369,12 +403,20 @@ export class BatchEvaluator {
  * the rows so served. A row whose forecast is not finite is left to the section-by-section path, which
  * predicts it again and then computes (the same outcome as without the shortcut).
  */
-function forecastLastSection(step: StepInfo, caches: readonly SampleCache[], decisions: readonly Decision[], last: number, input: Float32Array, into: Float32Array, rowSize: number): Set<number> {
+function forecastLastSection(
+  step: StepInfo,
+  caches: readonly SampleCache[],
+  decisions: readonly Decision[],
+  last: number,
+  input: Float32Array,
+  into: Float32Array,
+  view: (a: Float32Array, r: number) => Float32Array,
+): Set<number> {
   const served = new Set<number>();
   decisions.forEach((d, r) => {
     if (!predictsEverySection(d)) return;
     try {
-      caches[r].predict(step, last, row(input, r, rowSize), row(into, r, rowSize));
+      caches[r].predict(step, last, view(input, r), view(into, r));
       served.add(r);
     } catch (err) {
       if (!(err instanceof CachePredictionError)) throw err;

@@ -5,6 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { CacheMethod, CacheSignals } from '../../src/cache/contract.js';
 import { createCacheMethod, listCacheMethods } from '../../src/cache/index.js';
 import type { Conditioning, Denoiser } from '../../src/models/denoiser.js';
 import { loadFlux } from '../../src/models/flux/index.js';
@@ -89,3 +90,78 @@ for (const fam of families) {
     }
   });
 }
+
+/** A method of the given granularity that always computes and records what its caches were handed. */
+function recorder(granularity: 'stack' | 'first-block' | 'per-block', seen: { signals: CacheSignals[]; inputs: Float32Array[]; outputs: Float32Array[]; sectionBlocks: unknown[] }): CacheMethod {
+  return {
+    name: 'recorder',
+    preset: '',
+    settings: {},
+    granularity,
+    needs: { modulatedInput0: true, firstBlock: true },
+    ...(granularity === 'per-block' ? { blockRanges: (depth: number) => [[0, depth] as const] } : {}),
+    createSampleCache(ctx) {
+      seen.sectionBlocks.push(ctx.sectionBlocks);
+      return {
+        decide(_step, s) {
+          seen.signals.push({ xIn: Float32Array.from(s.xIn!), modulatedInput0: Float32Array.from(s.modulatedInput0!), firstBlockResidual: Float32Array.from(s.firstBlockResidual!) });
+          return { compute: true, reason: 'always' };
+        },
+        predict() {
+          throw new Error('never predicts');
+        },
+        observe(_step, _section, input, output) {
+          seen.inputs.push(Float32Array.from(input));
+          seen.outputs.push(Float32Array.from(output!));
+        },
+        bytesHeld: () => 0,
+      };
+    },
+  };
+}
+
+describe('FLUX: caches see the image tokens the head reads, and per-block sections keep to one block kind', () => {
+  let model: Denoiser;
+  before(async () => {
+    model = await families[0].load();
+  });
+  after(() => model.release());
+  const run = (method: CacheMethod) => generate(model, { conditioning: families[0].conditioning(1), seed: 5, steps: 2, sampler: 'flow-euler', cfgScale: 1, batchSize: 1, cache: method });
+  const empty = () => ({ signals: [] as CacheSignals[], inputs: [] as Float32Array[], outputs: [] as Float32Array[], sectionBlocks: [] as unknown[] });
+
+  it('the contract names the 16 image tokens after the 7 text tokens, and the kinds of its 1 + 1 blocks', () => {
+    assert.deepEqual(model.outputTokens, { start: 7, count: 16 });
+    assert.deepEqual(model.blockKinds, ['double', 'single']);
+  });
+
+  it('first-block granularity: every signal and section is 16 image tokens × 32, and the residual is block 0 minus its input there', async () => {
+    const seen = empty();
+    await run(recorder('first-block', seen));
+    const imageElems = 16 * 32;
+    assert.equal(seen.signals.length, 2);
+    for (const [s, sig] of seen.signals.entries()) {
+      assert.equal(sig.xIn!.length, imageElems);
+      assert.equal(sig.modulatedInput0!.length, imageElems);
+      assert.equal(sig.firstBlockResidual!.length, imageElems);
+      // the section's input is block 0's output: residual = input − embedding, token for token
+      const block0Out = seen.inputs[s];
+      assert.equal(block0Out.length, imageElems);
+      assert.ok(sig.firstBlockResidual!.every((v, i) => Object.is(v, Math.fround(block0Out[i] - sig.xIn![i]))));
+      assert.equal(seen.outputs[s].length, imageElems);
+    }
+  });
+
+  it('stack granularity: the section is the image tokens from input to stack output', async () => {
+    const seen = empty();
+    await run(recorder('stack', seen));
+    assert.ok(seen.inputs.every((a) => a.length === 16 * 32) && seen.outputs.every((a) => a.length === 16 * 32));
+    assert.ok(seen.inputs.every((a, s) => sameArray(a, seen.signals[s].xIn!)), 'the section input is the signal xIn');
+  });
+
+  it('per-block: one range over both kinds is cut at the double → single edge, and sections keep every token', async () => {
+    const seen = empty();
+    await run(recorder('per-block', seen));
+    assert.deepEqual(seen.sectionBlocks[0], [[0, 1], [1, 2]]);
+    assert.ok(seen.inputs.every((a) => a.length === 23 * 32));
+  });
+});

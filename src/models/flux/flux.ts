@@ -73,6 +73,10 @@ export class Flux implements Denoiser {
   /** mean FLOPs of one stack block on one row (double and single blocks differ; depth × this = the stack's) */
   readonly blockFlops: number;
   readonly textConditioning: TextConditioning;
+  /** the image tokens, after the text: what the head reads and stack-level caches forecast */
+  readonly outputTokens: { readonly start: number; readonly count: number };
+  /** 'double' × num_layers, then 'single' × num_single_layers */
+  readonly blockKinds: readonly string[];
   private readonly counts: TokenCounts;
   private readonly rope: RopeTables;
 
@@ -98,6 +102,8 @@ export class Flux implements Denoiser {
     this.latentShape = [this.counts.image, c.inChannels];
     this.outputChannels = outputWidth(c);
     this.blockFlops = stackFlops(c, this.tokens) / this.depth;
+    this.outputTokens = { start: this.counts.text, count: this.counts.image };
+    this.blockKinds = [...new Array<string>(c.numLayers).fill('double'), ...new Array<string>(c.numSingleLayers).fill('single')];
     this.rope = ropeTables(jointIds(textIds(this.counts.text), imageIds(rows, cols)), this.tokens, c.axesDimsRope, ROPE_THETA);
     // FluxPipeline: 1024 × 1024 by default, no CFG (guidance-distilled dev, timestep-distilled schnell).
     this.textConditioning = {
