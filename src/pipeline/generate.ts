@@ -1,25 +1,19 @@
-// The sampling loop: batches of samples, classifier-free guidance, the sampler, and the run's stats. Each
-// step's model evaluation with feature caching (every row decides for itself) is step-eval.ts.
-import type { CacheMethod, StepInfo } from '../cache/contract.js';
-import { applyGuidance, epsChannels, guideLeadingChannels } from '../diffusion/guidance.js';
+// The sampling loop: a request's samples in batches (each a one-member joint batch, joint-batch.ts, which
+// applies guidance and the sampler), and the run's stats. Each step's model evaluation with feature caching
+// (every row decides for itself) is step-eval.ts.
+import type { CacheMethod } from '../cache/contract.js';
 import type { DdpmVariance } from '../diffusion/ddpm.js';
 import type { DdpmSchedule } from '../diffusion/schedule.js';
-import { noiseForSample, batchNoiseSource } from '../diffusion/rng.js';
-import { type PlanSpec, SamplerPlan, createPlan, createSampler, planObjective, readsVarianceChannels } from '../diffusion/sampler.js';
+import { type PlanSpec, SamplerPlan, createPlan, planObjective, readsVarianceChannels } from '../diffusion/sampler.js';
 import type { TimestepSpacing } from '../diffusion/spacing.js';
-import { type Conditioning, type Denoiser, concatRows, rowCount, selectRows } from '../models/denoiser.js';
+import { type Conditioning, type Denoiser, rowCount, selectRows } from '../models/denoiser.js';
 import { GenerateError } from './errors.js';
-import { PhaseTimes, RunStats, SampleDecisionRecord, StepRecord, addTimes, emptyTimes } from './stats.js';
-import { BatchEvaluator } from './step-eval.js';
+import { RunStats, StepRecord, addTimes, emptyTimes } from './stats.js';
+import { type BatchMember, type GuidanceChannels, runJointBatch } from './joint-batch.js';
 
 export type SamplerName = 'ddim' | 'dpmpp-2m' | 'flow-euler' | 'ddpm';
 
-/**
- * Which output channels classifier-free guidance mixes. 'all': every prediction channel (diffusers'
- * DiTPipeline, and every other pipeline). 'dit': the first 3 channels only, the rest from the conditional
- * branch — DiT's forward_with_cfg, kept to reproduce the DiT paper's samples.
- */
-export type GuidanceChannels = 'all' | 'dit';
+export type { GuidanceChannels };
 
 export interface GenerateOptions {
   /** one class label per sample (class-conditional models) */
@@ -87,81 +81,17 @@ export function makePlan(o: Pick<GenerateOptions, 'sampler' | 'steps' | 'eta' | 
   }
 }
 
-interface BatchRun {
-  x: Float32Array;
-  times: PhaseTimes;
-  blockEvals: number;
-  computedRows: number;
-  predictedRows: number;
-  cacheBytesPeak: number;
-  perStep: StepRecord[];
-}
-
-/** Runs one batch of samples through every step of the plan. */
-async function runBatch(model: Denoiser, o: GenerateOptions, plan: SamplerPlan, sampleIdx: number[], condRows: Conditioning, uncondRows: Conditioning | undefined, onStep: (s: number) => void): Promise<BatchRun> {
-  const B = sampleIdx.length;
-  const latent = model.latentShape;
-  const C = latent[0];
-  const px = latent.reduce((a, b) => a * b, 1);
-  const branches = o.cfgScale === 1 ? ['cond'] : ['cond', 'uncond'];
-  const rows = {
-    cond: branches.length === 1 ? condRows : concatRows(condRows, uncondRows ?? model.unconditional(condRows)),
-    samples: branches.flatMap(() => sampleIdx),
-    branches: branches.flatMap((b) => sampleIdx.map(() => b)),
-  };
-  const taus = plan.timesteps.map((t) => t / 1000);
-  // A clock that stops while the model compiles a graph on first use (reported apart as setupMs).
-  const now = (): number => performance.now() - model.compileMs;
-  const evaluator = new BatchEvaluator(model, o.cache, rows, { totalSteps: plan.steps, taus }, now);
-  // η-noise of DDIM and the ancestral DDPM noise: per sample, so a sample's result does not depend on its batch
-  const stochastic = !!o.eta || plan.kind === 'ddpm';
-  const sampler = createSampler(plan, { noise: stochastic ? batchNoiseSource(o.seed + 7919, sampleIdx) : undefined, batchSize: B });
-  const withVariance = readsVarianceChannels(plan);
-  let x: Float32Array = new Float32Array(B * px);
-  sampleIdx.forEach((s, k) => x.set(noiseForSample(o.seed, s, [...latent]), k * px));
-  let cacheBytesPeak = 0;
-  const perStep: StepRecord[] = [];
-
-  for (let s = 0; s < plan.steps; s++) {
-    const tModel = plan.timesteps[s];
-    const step: StepInfo = { stepIndex: s, totalSteps: plan.steps, tau: taus[s] };
-    // every CFG branch evaluates the same x_t
-    const xRows = branches.length === 1 ? x : (() => {
-      const xx = new Float32Array(branches.length * B * px);
-      for (let b = 0; b < branches.length; b++) xx.set(x, b * B * px);
-      return xx;
-    })();
-    const { out, decisions, blocksComputed } = await evaluator.evaluate(step, tModel, xRows);
-
-    // Guidance on the ε/v channels, then the sampler step.
-    const t0 = now();
-    // the prediction is the first C output channels; a learned variance follows them (read by ancestral DDPM)
-    const pred = model.learnedVariance && !withVariance ? epsChannels(out, [rows.samples.length, model.outputChannels, px / C, 1]) : out;
-    const predC = withVariance ? model.outputChannels : C;
-    const guidedC = o.guidanceChannels === 'dit' ? Math.min(3, C) : C;
-    const half = B * predC * (px / C);
-    const guided =
-      branches.length === 1
-        ? pred
-        : guidedC === predC
-          ? applyGuidance(pred.subarray(0, half), pred.subarray(half), o.cfgScale)
-          : guideLeadingChannels(pred.subarray(0, half), pred.subarray(half), o.cfgScale, [B, predC, px / C, 1], guidedC);
-    x = sampler.step(s, x, guided);
-    evaluator.times.samplerMs += now() - t0;
-
-    cacheBytesPeak = Math.max(cacheBytesPeak, evaluator.cacheBytes());
-    branches.forEach((b, bi) => {
-      const recs: SampleDecisionRecord[] = [];
-      for (let k = 0; k < B; k++) {
-        const d = decisions[bi * B + k];
-        recs.push({ sample: sampleIdx[k], compute: d.compute, reason: d.reason, signal: d.signal, threshold: d.threshold, stage: d.stage, blocksComputed: blocksComputed?.[bi * B + k] });
-      }
-      perStep.push({ step: s, tModel, branch: b, computed: recs.filter((d) => d.compute).length, predicted: recs.filter((d) => !d.compute).length, decisions: recs });
-    });
-    onStep(s);
-  }
-  const { times, blockEvals, computedRows, predictedRows } = evaluator;
-  return { x, times, blockEvals, computedRows, predictedRows, cacheBytesPeak, perStep };
+/**
+ * The sampler plan `generate` runs for `model` with these options: x₀ clipped to ±1 for pixel-space models
+ * unless `clipX0` says otherwise, DDPM's learned-range variance for a learn_sigma model; a sampler that
+ * does not fit the model's objective or variance is refused.
+ */
+export function modelPlan(model: Denoiser, o: Pick<GenerateOptions, 'sampler' | 'steps' | 'eta' | 'clipX0' | 'spacing' | 'flowShift' | 'schedulerPlan' | 'ddpmVariance'>): SamplerPlan {
+  const pixelSpace = model.latentShape[0] === 1 || model.latentShape[0] === 3;
+  const plan = makePlan({ ...o, clipX0: o.clipX0 === undefined ? (pixelSpace ? 1 : null) : o.clipX0, ddpmVariance: o.ddpmVariance ?? (model.learnedVariance ? 'learned-range' : 'fixed-small') });
+  if (readsVarianceChannels(plan) && !model.learnedVariance) throw new GenerateError(`the learned-range DDPM variance needs a model that predicts its variance (learn_sigma); this one does not — use fixed-small or fixed-large`);
+  if ((planObjective(plan) === 'flow') !== (model.objective === 'flow')) throw new GenerateError(`the ${plan.kind} sampler does not fit a model trained with the ${model.objective} objective`);
+  return plan;
 }
 
 /** The conditioning of every sample: class labels (checked against the model's classes) or the given rows. */
@@ -186,10 +116,7 @@ export async function generate(model: Denoiser, o: GenerateOptions): Promise<Gen
   if (!Number.isFinite(o.cfgScale) || o.cfgScale < 0) throw new GenerateError(`cfg scale must be ≥ 0, got ${o.cfgScale}`);
   const sampleCond = sampleConditioning(model, o);
   const latent = model.latentShape;
-  const pixelSpace = latent[0] === 1 || latent[0] === 3;
-  const plan = makePlan({ ...o, clipX0: o.clipX0 === undefined ? (pixelSpace ? 1 : null) : o.clipX0, ddpmVariance: o.ddpmVariance ?? (model.learnedVariance ? 'learned-range' : 'fixed-small') });
-  if (readsVarianceChannels(plan) && !model.learnedVariance) throw new GenerateError(`the learned-range DDPM variance needs a model that predicts its variance (learn_sigma); this one does not — use fixed-small or fixed-large`);
-  if ((planObjective(plan) === 'flow') !== (model.objective === 'flow')) throw new GenerateError(`the ${plan.kind} sampler does not fit a model trained with the ${model.objective} objective`);
+  const plan = modelPlan(model, o);
   const N = rowCount(sampleCond);
   const negative = o.cfgScale === 1 ? undefined : o.negativeConditioning;
   const negativeRows = negative ? rowCount(negative) : 0;
@@ -212,14 +139,24 @@ export async function generate(model: Denoiser, o: GenerateOptions): Promise<Gen
     const idx = Array.from({ length: Math.min(bs, N - b * bs) }, (_, k) => first + b * bs + k);
     const cond = selectRows(sampleCond, idx.map((i) => i - first));
     const uncond = negative && selectRows(negative, idx.map((i) => (negativeRows === 1 ? 0 : i - first)));
-    const r = await runBatch(model, o, plan, idx, cond, uncond, (s) => o.onStep?.({ batch: b, batches, step: s, steps: plan.steps }));
-    samples.set(r.x, b * bs * px);
+    const member: BatchMember = {
+      sampleIndices: idx,
+      seed: o.seed,
+      cond,
+      ...(uncond ? { uncond } : {}),
+      cfgScale: o.cfgScale,
+      guidanceChannels: o.guidanceChannels ?? 'all',
+      onStep: (s) => o.onStep?.({ batch: b, batches, step: s, steps: plan.steps }),
+    };
+    const r = await runJointBatch(model, plan, o.cache, [member]);
+    const [m] = r.members;
+    samples.set(m.x, b * bs * px);
     times = addTimes(times, r.times);
-    blockEvals += r.blockEvals;
-    computed += r.computedRows;
-    predicted += r.predictedRows;
+    blockEvals += m.blockEvals;
+    computed += m.computedRows;
+    predicted += m.predictedRows;
     peak = Math.max(peak, r.cacheBytesPeak);
-    perStep.push(...r.perStep);
+    perStep.push(...m.perStep);
   }
   const setupMs = model.compileMs - compiledBefore;
   const rows = N * (o.cfgScale === 1 ? 1 : 2);

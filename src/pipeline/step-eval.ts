@@ -88,11 +88,10 @@ interface SectionGroup {
  */
 export class BatchEvaluator {
   readonly times: PhaseTimes = emptyTimes();
-  /** block evaluations run (rows × blocks) */
-  blockEvals = 0;
-  /** (row, step) pairs computed / predicted */
-  computedRows = 0;
-  predictedRows = 0;
+  /** per row: block evaluations run, steps computed, steps predicted (rows of several requests are told apart by these) */
+  readonly rowBlockEvals: number[];
+  readonly rowComputedSteps: number[];
+  readonly rowPredictedSteps: number[];
   private readonly caches: SampleCache[] | undefined;
 
   private readonly R: number;
@@ -127,6 +126,9 @@ export class BatchEvaluator {
     private readonly now: () => number,
   ) {
     this.R = rowCount(rows.cond);
+    this.rowBlockEvals = new Array<number>(this.R).fill(0);
+    this.rowComputedSteps = new Array<number>(this.R).fill(0);
+    this.rowPredictedSteps = new Array<number>(this.R).fill(0);
     this.px = model.latentShape.reduce((a, b) => a * b, 1);
     this.outPx = model.outputShape(1).slice(1).reduce((a, b) => a * b, 1);
     this.TD = model.tokens * model.hiddenSize;
@@ -156,6 +158,20 @@ export class BatchEvaluator {
     const start = r * this.TD + this.cacheOffset;
     return a.subarray(start, start + this.cacheLength);
   };
+
+  /** block evaluations run (rows × blocks) */
+  get blockEvals(): number {
+    return sum(this.rowBlockEvals);
+  }
+
+  /** (row, step) pairs computed / predicted */
+  get computedRows(): number {
+    return sum(this.rowComputedSteps);
+  }
+
+  get predictedRows(): number {
+    return sum(this.rowPredictedSteps);
+  }
 
   /** Bytes the sample caches hold now. */
   cacheBytes(): number {
@@ -197,14 +213,16 @@ export class BatchEvaluator {
       const res = await model.forward(gatherRows(xRows, computeRows, px), shape, computeRows.map(() => tModel), selectRows(this.rows.cond, computeRows));
       times.blocksMs += this.now() - t0;
       computeRows.forEach((r, k) => out.set(res.subarray(k * outPx, (k + 1) * outPx), r * outPx));
-      this.blockEvals += computeRows.length * model.depth;
+      for (const r of computeRows) this.rowBlockEvals[r] += model.depth;
     }
     for (const [r, p] of predicted) out.set(p, r * outPx);
     t0 = this.now();
     for (let r = 0; r < R; r++) caches[r].observe(step, 0, row(xRows, r, px), row(out, r, outPx), decisions[r].compute);
     times.cacheMs += this.now() - t0;
-    this.computedRows += computeRows.length;
-    this.predictedRows += R - computeRows.length;
+    for (let r = 0; r < R; r++) {
+      if (decisions[r].compute) this.rowComputedSteps[r]++;
+      else this.rowPredictedSteps[r]++;
+    }
     return { out, decisions };
   }
 
@@ -231,7 +249,7 @@ export class BatchEvaluator {
     t0 = this.now();
     const out = await this.model.conditionedHead(hOut, new Array<number>(R).fill(tModel), this.rows.cond, R);
     times.headMs += this.now() - t0;
-    this.predictedRows += R;
+    for (let r = 0; r < R; r++) this.rowPredictedSteps[r]++;
     return { out, decisions, ...(this.perBlock ? { blocksComputed: new Array<number>(R).fill(0) } : {}) };
   }
 
@@ -269,8 +287,8 @@ export class BatchEvaluator {
       h = await this.completeSection(step, k, group, decisions, elided, h, e.cond, rowComputedBlocks);
     }
     for (let r = 0; r < R; r++) {
-      if (rowComputedBlocks[r] > 0 && decisions[r].compute) this.computedRows++;
-      else this.predictedRows++;
+      if (rowComputedBlocks[r] > 0 && decisions[r].compute) this.rowComputedSteps[r]++;
+      else this.rowPredictedSteps[r]++;
     }
     t0 = this.now();
     const out = await model.head(h, e.cond, R);
@@ -288,7 +306,7 @@ export class BatchEvaluator {
     let b0: Float32Array | undefined;
     if (this.runsFirstBlock) {
       b0 = await this.model.blocks(0, 1, e.tokens, e.cond, R);
-      this.blockEvals += R;
+      for (let r = 0; r < R; r++) this.rowBlockEvals[r]++;
     }
     times.signalMs += this.now() - t0;
     if (!this.caches) return { decisions: new Array<Decision>(R).fill({ compute: true, reason: 'always' }), block0: b0 };
@@ -328,8 +346,10 @@ export class BatchEvaluator {
     const outs =
       end - k === 1 ? [await this.model.blocks(from, cuts[k][1], hIn, cIn, rows.length)] : await this.model.blocksSplit(from, cuts.slice(k, end).map((cut) => cut[1]), hIn, cIn, rows.length);
     this.times.blocksMs += this.now() - t0;
-    this.blockEvals += rows.length * (last - from);
-    rows.forEach((r) => (rowComputedBlocks[r] += last - from));
+    rows.forEach((r) => {
+      rowComputedBlocks[r] += last - from;
+      this.rowBlockEvals[r] += last - from;
+    });
     return { start: k, end, rows, outs };
   }
 
@@ -383,8 +403,10 @@ export class BatchEvaluator {
       const extra = await this.model.blocks(from, to, gatherRows(h, extraRows, TD), gatherRows(cond, extraRows, this.model.condSize), extraRows.length);
       times.blocksMs += this.now() - t0;
       extraRows.forEach((r, j) => hOut.set(extra.subarray(j * TD, (j + 1) * TD), r * TD));
-      this.blockEvals += extraRows.length * (to - from);
-      extraRows.forEach((r) => (rowComputedBlocks[r] += to - from));
+      extraRows.forEach((r) => {
+        rowComputedBlocks[r] += to - from;
+        this.rowBlockEvals[r] += to - from;
+      });
     }
     if (caches) {
       t0 = this.now();
@@ -423,6 +445,10 @@ function forecastLastSection(
     }
   });
   return served;
+}
+
+function sum(a: readonly number[]): number {
+  return a.reduce((x, y) => x + y, 0);
 }
 
 /** The row runs no section this step (no full compute, no partial one). */
