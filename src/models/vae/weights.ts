@@ -26,6 +26,14 @@ export function renameLegacyAttentionKeys(tensors: ReadonlyMap<string, StTensor>
 
 const fmt = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 
+/** The config fields that decide which keys and shapes a checkpoint must hold, for messages. */
+export function vaeConfigSummary(c: VAEConfig): string {
+  return (
+    `block_out_channels ${fmt(c.blockOutChannels)}, layers_per_block ${c.layersPerBlock}, latent_channels ${c.latentChannels}, ` +
+    `use_quant_conv ${c.useQuantConv}, use_post_quant_conv ${c.usePostQuantConv}, mid_block_add_attention ${c.midBlockAddAttention}`
+  );
+}
+
 /** Every parameter the config needs, as float32, or a CheckpointError listing all missing, extra and misshapen keys. */
 export function checkVAEWeights(file: string, stored: ReadonlyMap<string, StTensor>, c: VAEConfig): Map<string, Float32Array> {
   const tensors = renameLegacyAttentionKeys(stored, file);
@@ -38,13 +46,10 @@ export function checkVAEWeights(file: string, stored: ReadonlyMap<string, StTens
   }
   for (const key of tensors.keys()) if (!expected.has(key)) problems.push(`unexpected ${key} ${fmt(tensors.get(key)!.shape)}`);
   if (problems.length) {
-    const summary =
-      `block_out_channels ${fmt(c.blockOutChannels)}, layers_per_block ${c.layersPerBlock}, latent_channels ${c.latentChannels}, ` +
-      `use_quant_conv ${c.useQuantConv}, use_post_quant_conv ${c.usePostQuantConv}, mid_block_add_attention ${c.midBlockAddAttention}`;
     throw new CheckpointError(
       file,
       `does not match its AutoencoderKL config (${problems.length} problem${problems.length > 1 ? 's' : ''})`,
-      `Check that config.json (${summary}) belongs to these weights:\n  ${problems.join('\n  ')}`,
+      `Check that config.json (${vaeConfigSummary(c)}) belongs to these weights:\n  ${problems.join('\n  ')}`,
     );
   }
   return new Map([...expected.keys()].map((key) => [key, toFloat32(tensors.get(key)!, file, key)] as const));
