@@ -12,7 +12,7 @@ import { classCount } from '../models/denoiser.js';
 import { DiffusionConfigError } from '../diffusion/errors.js';
 import { outputSizeOf, textRun, PROMPT_EMBEDS, POOLED_PROMPT_EMBEDS } from './prompt-embeds.js';
 import { loadDenoiser } from '../models/load.js';
-import { isPipelineFolder, readPipelineFolder } from '../models/folders.js';
+import { isPipelineFolder, readPipelineFolder, schedulerConfigFile } from '../models/folders.js';
 import { labelDisplayName, parseClassList } from '../models/labels.js';
 import { loadVAE } from '../models/vae/index.js';
 import { generate, type GuidanceChannels, type SamplerName } from '../pipeline/generate.js';
@@ -47,14 +47,6 @@ function readLastFull(): LastFull {
   } catch {
     return {};
   }
-}
-
-/** A pipeline folder's scheduler/scheduler_config.json, if the model came from one. */
-function schedulerConfigOf(modelPath: string): string | undefined {
-  if (!fs.statSync(modelPath).isDirectory() || !isPipelineFolder(modelPath)) return undefined;
-  const dir = readPipelineFolder(modelPath).components.scheduler;
-  const file = dir && path.join(dir, 'scheduler_config.json');
-  return file && fs.existsSync(file) ? file : undefined;
 }
 
 /** A latent model's VAE: --vae, else the pipeline folder's vae/; checked against the model's latent channels. */
@@ -124,7 +116,7 @@ export function generateCommand(): Command {
       const perClass: number = o.perClass ?? 4;
       const objective = model.objective;
       // A pipeline folder's scheduler config decides the sampler unless --sampler is given.
-      const schedulerFile = o.sampler === undefined ? schedulerConfigOf(modelPath) : undefined;
+      const schedulerFile = o.sampler === undefined ? schedulerConfigFile(modelPath) : undefined;
       const choice = resolveCacheChoice(o.cache, o.preset, o.set, o.steps, modelPath);
       let schedulerPlan: ReturnType<typeof planSpecFromSchedulerConfig> | undefined;
       try {

@@ -7,6 +7,7 @@ import { evalCommand } from './eval.js';
 import { calibrateCommand } from './calibrate.js';
 import { methodsCommand } from './methods.js';
 import { benchCommand } from './bench.js';
+import { serveCommand } from './serve.js';
 
 const program = new Command('tcpade')
   .description('Feature caching for diffusion transformers (TC-Padé, TaylorSeer, FORA, TeaCache, FBCache) on onnxruntime-node')
@@ -18,7 +19,8 @@ const program = new Command('tcpade')
   .addCommand(evalCommand())
   .addCommand(calibrateCommand())
   .addCommand(methodsCommand())
-  .addCommand(benchCommand());
+  .addCommand(benchCommand())
+  .addCommand(serveCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -71,3 +71,11 @@ export function requireComponent(p: PipelineFolder, name: string, what: string):
   if (!dir) throw new CheckpointError(p.root, `has no ${name}/ component (${what})`, `model_index.json lists: ${Object.keys(p.components).join(', ') || 'nothing'}.`);
   return dir;
 }
+
+/** A pipeline folder's scheduler/scheduler_config.json, when `modelPath` is a pipeline folder that has one. */
+export function schedulerConfigFile(modelPath: string): string | undefined {
+  if (!fs.statSync(modelPath).isDirectory() || !isPipelineFolder(modelPath)) return undefined;
+  const dir = readPipelineFolder(modelPath).components.scheduler;
+  const file = dir && path.join(dir, 'scheduler_config.json');
+  return file && fs.existsSync(file) ? file : undefined;
+}

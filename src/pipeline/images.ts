@@ -1,7 +1,8 @@
 // Turning model samples into pictures: data space [−1, 1] → [0, 1], and a labelled class grid PNG.
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeGrid, writePngAtomic } from '../io/png.js';
+import { writeFileAtomicSync } from '../io/atomic.js';
+import { encodePng, makeGrid } from '../io/png.js';
 
 /** [−1, 1] → [0, 1], clamped (our pixel models are trained on images scaled to [−1, 1]). */
 export function toUnitRange(x: Float32Array): Float32Array {
@@ -11,25 +12,35 @@ export function toUnitRange(x: Float32Array): Float32Array {
 }
 
 /**
- * Writes samples [N, C, H, W] in [0, 1] as a grid with one labelled row per class (samples must be
+ * PNG bytes of samples [N, C, H, W] in [0, 1] as a grid with one labelled row per class (samples must be
  * ordered class by class, `perClass` each). Upscaled so 28×28 digits are visible.
  */
-export function writeClassGrid(file: string, images: Float32Array, shape: readonly number[], classes: readonly number[], perClass: number, rowLabel: (cls: number) => string = (k) => `class ${k}`): void {
+export function encodeClassGrid(images: Float32Array, shape: readonly number[], classes: readonly number[], perClass: number, rowLabel: (cls: number) => string = (k) => `class ${k}`): Buffer {
   const [n, c, h, w] = shape;
-  if (n !== classes.length * perClass) throw new Error(`writeClassGrid: ${n} images for ${classes.length} classes × ${perClass}`);
+  if (n !== classes.length * perClass) throw new Error(`encodeClassGrid: ${n} images for ${classes.length} classes × ${perClass}`);
   const scale = h <= 32 ? 3 : 1;
   const grid = makeGrid(images, n, c, h, w, { rows: classes.length, cols: perClass, rowLabels: classes.map(rowLabel), scale });
-  writePngAtomic(file, grid.data, grid.width, grid.height);
+  return encodePng(grid.data, grid.width, grid.height);
 }
 
-/** Writes each sample [C, H, W] of images [N, C, H, W] in [0, 1] as dir/000.png, dir/001.png, … (each atomically). */
-export function writeSamplePngs(dir: string, images: Float32Array, shape: readonly number[]): void {
+/** Writes encodeClassGrid's PNG atomically. */
+export function writeClassGrid(file: string, images: Float32Array, shape: readonly number[], classes: readonly number[], perClass: number, rowLabel?: (cls: number) => string): void {
+  writeFileAtomicSync(file, encodeClassGrid(images, shape, classes, perClass, rowLabel));
+}
+
+/** One PNG per sample [C, H, W] of images [N, C, H, W] in [0, 1], with names 000.png, 001.png, … */
+export function encodeSamplePngs(images: Float32Array, shape: readonly number[]): { name: string; png: Buffer }[] {
   const [n, c, h, w] = shape;
-  fs.mkdirSync(dir, { recursive: true });
   const per = c * h * w;
   const digits = Math.max(3, String(n - 1).length);
-  for (let i = 0; i < n; i++) {
+  return Array.from({ length: n }, (_, i) => {
     const img = makeGrid(images.subarray(i * per, (i + 1) * per), 1, c, h, w, { rows: 1, cols: 1, pad: 0 });
-    writePngAtomic(path.join(dir, `${String(i).padStart(digits, '0')}.png`), img.data, img.width, img.height);
-  }
+    return { name: `${String(i).padStart(digits, '0')}.png`, png: encodePng(img.data, img.width, img.height) };
+  });
+}
+
+/** Writes each sample of images [N, C, H, W] in [0, 1] as dir/000.png, dir/001.png, … (each atomically). */
+export function writeSamplePngs(dir: string, images: Float32Array, shape: readonly number[]): void {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const { name, png } of encodeSamplePngs(images, shape)) writeFileAtomicSync(path.join(dir, name), png);
 }
