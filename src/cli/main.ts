@@ -8,6 +8,7 @@ import { calibrateCommand } from './calibrate.js';
 import { methodsCommand } from './methods.js';
 import { benchCommand } from './bench.js';
 import { serveCommand } from './serve.js';
+import { workerCommand } from './worker.js';
 
 const program = new Command('tcpade')
   .description('Feature caching for diffusion transformers (TC-Padé, TaylorSeer, FORA, TeaCache, FBCache) on onnxruntime-node')
@@ -20,7 +21,8 @@ const program = new Command('tcpade')
   .addCommand(calibrateCommand())
   .addCommand(methodsCommand())
   .addCommand(benchCommand())
-  .addCommand(serveCommand());
+  .addCommand(serveCommand())
+  .addCommand(workerCommand());
 
 try {
   await program.parseAsync(process.argv);

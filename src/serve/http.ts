@@ -35,6 +35,8 @@ export function buildHttpApi(service: JobService, opts: HttpOptions = {}): Fasti
 
   app.setErrorHandler((err: FastifyError | RequestError | Error, _req, reply) => {
     if (err instanceof RequestError) return reply.code(err.status).send({ error: err.message });
+    // the job queue (Redis) is down: not the caller's fault, and worth retrying
+    if (err.name === 'QueueUnavailableError') return reply.code(503).header('retry-after', '5').send({ error: err.message });
     const fe = err as FastifyError;
     if (fe.validation) return reply.code(400).send({ error: `invalid request: ${fe.message}` });
     if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) return reply.code(fe.statusCode).send({ error: fe.message });

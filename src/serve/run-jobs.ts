@@ -101,7 +101,10 @@ export interface BatchJob {
   readonly onStep: (step: number, steps: number) => void;
 }
 
-export type BatchJobResult = { readonly id: string; readonly ok: true; readonly output: JobOutput } | { readonly id: string; readonly ok: false; readonly cancelled: boolean; readonly error: string };
+export type BatchJobResult =
+  | { readonly id: string; readonly ok: true; readonly output: JobOutput }
+  /** `retryable`: the engine failed, not the job's request (a queue with retries may run it again) */
+  | { readonly id: string; readonly ok: false; readonly cancelled: boolean; readonly error: string; readonly retryable?: boolean };
 
 /** Problems a job's own request causes (found when the worker resolves it) and that fail only that job. */
 export class JobSpecError extends Error {

@@ -128,7 +128,7 @@ export class BatchScheduler {
       results = await batch.done;
     } catch (e) {
       const error = `the model batch failed: ${(e as Error).message}`;
-      results = jobs.map((j) => ({ id: j.id, ok: false as const, cancelled: false, error }));
+      results = jobs.map((j) => ({ id: j.id, ok: false as const, cancelled: false, error, retryable: true }));
     }
     this.running = undefined;
     for (const r of results) this.events.onResult(r);

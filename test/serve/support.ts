@@ -52,3 +52,70 @@ export async function waitFinished(url: string, id: string, timeoutMs = 120_000)
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A throwaway redis-server (Debian's, as CI installs it) on its own port, no persistence. */
+export async function startRedis(port?: number): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+  const { spawn } = await import('node:child_process');
+  const p = port ?? (await freePort());
+  const proc = spawn('redis-server', ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const failed = new Promise<never>((_, reject) => proc.once('error', (e) => reject(new Error(`redis-server did not start (${e.message}); install it: apt-get install redis-server`))));
+  const { Redis } = await import('ioredis');
+  const probe = new Redis(p, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => {});
+  const t0 = Date.now();
+  for (;;) {
+    const ok = await Promise.race([probe.connect().then(() => probe.ping()).then(() => true, () => false), failed]);
+    if (ok) break;
+    if (Date.now() - t0 > 10_000) throw new Error(`redis-server on port ${p} did not answer within 10 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  probe.disconnect();
+  return {
+    url: `redis://127.0.0.1:${p}`,
+    port: p,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGKILL');
+      }),
+  };
+}
+
+/** `tcpade worker` in a child process (so a test can kill it); resolves once it has registered its models. */
+export async function spawnWorker(redisUrl: string, extra: string[] = []): Promise<{ kill(signal?: NodeJS.Signals): Promise<void> }> {
+  const { spawn } = await import('node:child_process');
+  const { repoRoot } = await import('../support/cli.js');
+  const path = await import('node:path');
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'worker', '--redis', redisUrl, '--threads', '1', ...extra], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    proc.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('tcpade worker:')) resolve();
+    });
+    proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    proc.once('exit', (code) => reject(new Error(`tcpade worker exited (${code}) before it was ready: ${out}`)));
+  });
+  return {
+    kill: (signal = 'SIGTERM') =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill(signal);
+      }),
+  };
+}
