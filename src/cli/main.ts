@@ -8,6 +8,7 @@ import { calibrateCommand } from './calibrate.js';
 import { methodsCommand } from './methods.js';
 import { benchCommand } from './bench.js';
 import { serveCommand } from './serve.js';
+import { webCommand } from './web.js';
 import { workerCommand } from './worker.js';
 
 const program = new Command('tcpade')
@@ -22,6 +23,7 @@ const program = new Command('tcpade')
   .addCommand(methodsCommand())
   .addCommand(benchCommand())
   .addCommand(serveCommand())
+  .addCommand(webCommand())
   .addCommand(workerCommand());
 
 try {

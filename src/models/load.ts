@@ -11,6 +11,8 @@ import { DIFFUSERS_DIT_CLASSES, isDiTConfigJson, loadDiT } from './dit/load.js';
 import { isPipelineFolder, readPipelineFolder, requireComponent } from './folders.js';
 import { isBflFluxCheckpoint, isFluxConfigJson, loadFlux } from './flux/index.js';
 import { isWanConfigJson, loadWan } from './wan/index.js';
+import { folderModelFiles } from '../io/node-model-files.js';
+import { folderFamilyFor, loadDenoiserFiles } from './load-files.js';
 
 export interface LoadDenoiserOptions {
   /** ORT intra-op threads (default min(2, cores)) */
@@ -79,6 +81,12 @@ export async function loadDenoiser(p: string, opts: LoadDenoiserOptions = {}): P
   }
   const configFile = configFileOf(modelPath);
   const json = configFile ? readJsonObject(configFile) : undefined;
+  // A model folder the loader interface can open (config.json + safetensors, e.g. the shipped models) loads
+  // through it, as in the browser: both run the same loader. Everything else needs paths (below).
+  if (json && !opts.config && fs.statSync(modelPath).isDirectory() && !fs.existsSync(path.join(modelPath, 'transformer', 'config.json'))) {
+    const files = folderModelFiles(modelPath);
+    if (await folderFamilyFor(files, json)) return loadDenoiserFiles(files, { threads: opts.threads, labelNames });
+  }
   const loader = FAMILIES.find((f) => f.recognises(json, modelPath));
   if (!loader) {
     const known = FAMILIES.flatMap((f) => f.classNames).join(', ');

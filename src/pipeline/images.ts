@@ -4,12 +4,7 @@ import path from 'node:path';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import { encodePng, makeGrid } from '../io/png.js';
 
-/** [−1, 1] → [0, 1], clamped (our pixel models are trained on images scaled to [−1, 1]). */
-export function toUnitRange(x: Float32Array): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = Math.min(1, Math.max(0, (x[i] + 1) / 2));
-  return out;
-}
+export { toUnitRange } from './unit-range.js';
 
 /**
  * PNG bytes of samples [N, C, H, W] in [0, 1] as a grid with one labelled row per class (samples must be

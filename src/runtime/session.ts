@@ -1,7 +1,8 @@
 // ORT sessions for our graphs: explicit thread count (never more than the cores), Float32Array in
-// and out, symbolic dims bound from the fed shapes. The only module that touches onnxruntime types.
-import os from 'node:os';
-import ort from 'onnxruntime-node';
+// and out, symbolic dims bound from the fed shapes. The only module that runs onnxruntime sessions; which
+// onnxruntime (node or web) is platform-runtime.ts's business (ort-runtime.ts).
+import { platformRuntime } from './platform-runtime.js';
+import type { OrtSession, OrtTensor } from './ort-runtime.js';
 import { Graph, GraphError } from '../graph/ir.js';
 import { bindShape, resolveShape } from '../graph/dims.js';
 import { LowerOptions, toOnnxModel } from '../graph/onnx.js';
@@ -49,11 +50,16 @@ export class EngineError extends Error {
 }
 
 export function defaultThreads(): number {
-  return Math.max(1, Math.min(2, os.availableParallelism()));
+  return Math.max(1, Math.min(2, platformRuntime.cores()));
+}
+
+/** What runs the sessions ("onnxruntime-node (cpu)", "wasm (2 threads)", "webgpu"), for reports. */
+export function runtimeDescription(): string {
+  return platformRuntime.describe();
 }
 
 export function checkThreads(threads: number): number {
-  const cores = os.availableParallelism();
+  const cores = platformRuntime.cores();
   if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
   if (threads > cores) throw new RangeError(`threads = ${threads} exceeds the ${cores} available cores; oversubscribing makes ORT much slower`);
   return threads;
@@ -63,7 +69,7 @@ export function checkThreads(threads: number): number {
 export class CompiledGraph {
   private constructor(
     readonly graph: Graph,
-    private readonly session: ort.InferenceSession,
+    private readonly session: OrtSession,
     private readonly paramsAsInputs: boolean,
   ) {}
 
@@ -75,17 +81,10 @@ export class CompiledGraph {
       // Checked before serializing: past the protobuf cap ORT fails deep inside its loader.
       throw new EngineError(`graph ${graph.name} would embed ${(weightBytes / 1e9).toFixed(3)} GB of weights, more than one ONNX graph can hold (${maxBytes / 1e9} GB); run it as several segments`);
     }
-    let session: ort.InferenceSession;
+    let session: OrtSession;
     try {
       const bytes = toOnnxModel(graph, opts);
-      session = await ort.InferenceSession.create(bytes, {
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-        logSeverityLevel: 3,
-        extra: { session: { intra_op: { allow_spinning: opts.spin ? '1' : '0' }, disable_prepacking: opts.prepack === false ? '1' : '0' } },
-      });
+      session = await platformRuntime.createSession(bytes, { threads, spin: !!opts.spin, prepack: opts.prepack !== false });
     } catch (e) {
       throw new EngineError(`onnxruntime could not compile graph ${graph.name}: ${(e as Error).message}`, { cause: e });
     }
@@ -98,23 +97,23 @@ export class CompiledGraph {
   /** Runs the graph. With paramsAsInputs, `params` supplies every parameter by name. */
   async run(feeds: Readonly<Record<string, Feed>>, params?: ReadonlyMap<string, Float32Array>): Promise<Record<string, Feed>> {
     const bindings: Record<string, number> = {};
-    const ortFeeds: Record<string, ort.Tensor> = {};
+    const ortFeeds: Record<string, OrtTensor> = {};
     for (const v of this.graph.inputs) {
       const f = feeds[v.name];
       if (!f) throw new GraphError(`${this.graph.name}: missing input "${v.name}" (expected ${v.dtype}[${v.shape.join(', ')}])`);
       bindShape(v.shape, f.shape, bindings, `${this.graph.name} input ${v.name}`);
       const want = v.dtype === 'int64' ? BigInt64Array : Float32Array;
       if (!(f.data instanceof want)) throw new GraphError(`${this.graph.name}: input ${v.name} must be a ${want.name}`);
-      ortFeeds[v.name] = new ort.Tensor(v.dtype === 'int64' ? 'int64' : 'float32', f.data, [...f.shape]);
+      ortFeeds[v.name] = f.data instanceof BigInt64Array ? platformRuntime.tensor('int64', f.data, f.shape) : platformRuntime.tensor('float32', f.data, f.shape);
     }
     if (this.paramsAsInputs) {
       for (const p of this.graph.params) {
         const data = params?.get(p.value.name) ?? p.data;
         if (!(data instanceof Float32Array)) throw new GraphError(`${this.graph.name}: parameter ${p.value.name} must be float32`);
-        ortFeeds[p.value.name] = new ort.Tensor('float32', data, p.value.shape as number[]);
+        ortFeeds[p.value.name] = platformRuntime.tensor('float32', data, p.value.shape as number[]);
       }
     }
-    let out: ort.InferenceSession.OnnxValueMapType;
+    let out: Awaited<ReturnType<OrtSession['run']>>;
     try {
       out = await this.session.run(ortFeeds);
     } catch (e) {

@@ -3,6 +3,7 @@
 // change; the handlers never run models (the job service does, off this event loop).
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { describeCacheMethod, listCacheMethods } from '../cache/index.js';
+import { webApp } from '../webapp/static.js';
 import { FINISHED, type JobEvent, type JobService } from './jobs.js';
 import type { ServiceMetrics } from './metrics.js';
 import { DEFAULT_LIMITS, type JobRequest, RequestError, type RequestLimits, jobRequestSchema, resolveJobRequest } from './request.js';
@@ -43,6 +44,10 @@ export function buildHttpApi(service: JobService, opts: HttpOptions = {}): Fasti
     reply.log.error(err);
     return reply.code(500).send({ error: `internal error: ${err.message}` });
   });
+  // The browser app (`npm run web`) at /web/, with the isolation headers wasm threads need; without a
+  // build, /web/ answers 503 saying how to make one and the API is unaffected.
+  void app.register(webApp, { at: '/web/', required: false });
+
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url}; see GET /v1/models, POST /v1/jobs` }));
 
   app.get('/healthz', async () => ({ ok: true }));
