@@ -129,3 +129,4 @@ await benchSampling();
 await benchTraining();
 benchScript('vae.ts', ['--runs', '5']);
 if (!skipXl) benchScript('dit-xl.ts');
+if (!skipXl) benchScript('flux-wan-blocks.ts'); // real-width FLUX / Wan blocks vs PyTorch: ~15 min, up to ~13.5 GB RSS

@@ -3,7 +3,7 @@
 // Semantics follow diffusers' FluxTransformer2DModel; every tensor is float32 as in its float32 forward.
 import { GraphBuilder } from '../../graph/builder.js';
 import { Value } from '../../graph/ir.js';
-import { linear, type ParamSource } from '../layers.js';
+import { linear, pieceWiseAttention, type ParamSource } from '../layers.js';
 export { linear };
 import { FluxConfig, LAYER_NORM_EPS, QK_NORM_EPS, TIME_PROJ_CHANNELS, innerDim, mlpHidden, outputWidth } from './config.js';
 import { isDoubleBlock } from './params.js';
@@ -119,8 +119,7 @@ function applyRope(g: GraphBuilder, c: FluxConfig, x: Value, T: number, rope: Ro
 
 /** Softmax attention of q, k, v [B, H, T, hd] (scale 1/√hd) → [B, T, D]. */
 function attention(g: GraphBuilder, c: FluxConfig, q: Value, k: Value, v: Value, T: number): Value {
-  const scores = g.matmul(g.mul(q, g.scalar(c.headDim ** -0.5)), g.transpose(k, [0, 1, 3, 2]));
-  const out = g.matmul(g.softmax(scores, -1), v);
+  const out = pieceWiseAttention(g, q, g.transpose(k, [0, 1, 3, 2]), v, { heads: c.numHeads, tq: T, tk: T, scale: c.headDim ** -0.5 });
   return g.reshape(g.transpose(out, [0, 2, 1, 3]), [-1, T, innerDim(c)]);
 }
 

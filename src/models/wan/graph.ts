@@ -3,7 +3,7 @@
 // are diffusers' WanTransformer3DModel names; every norm runs in float32, as diffusers' FP32LayerNorm.
 import { GraphBuilder } from '../../graph/builder.js';
 import { Value } from '../../graph/ir.js';
-import { linear, type ParamSource } from '../layers.js';
+import { linear, pieceWiseAttention, type ParamSource } from '../layers.js';
 import { WanConfig, innerDim, patchVolume } from './config.js';
 import { CondLayout, WanGeometry, condLayout, tokenCount, tokenGrid } from './geometry.js';
 
@@ -126,11 +126,10 @@ function applyRope(g: GraphBuilder, c: WanConfig, x: Value, T: number, rope: Rop
   return g.reshape(g.concat([even, odd], 4), [-1, T, c.numHeads, c.headDim]);
 }
 
-/** softmax(q·kᵀ/√hd)·v for q [B, Tq, H, hd], k and v [B, Tk, H, hd] → [B, Tq, D]. */
-function attention(g: GraphBuilder, c: WanConfig, q: Value, k: Value, v: Value, Tq: number): Value {
+/** softmax(q·kᵀ/√hd)·v for q [B, Tq, H, hd], k and v [B, Tk, H, hd] → [B, Tq, D] (in pieces at large sizes: pieceWiseAttention). */
+function attention(g: GraphBuilder, c: WanConfig, q: Value, k: Value, v: Value, Tq: number, Tk: number): Value {
   const heads = (x: Value) => g.transpose(x, [0, 2, 1, 3]); // [B, H, n, hd]
-  const scores = g.matmul(g.mul(heads(q), g.scalar(c.headDim ** -0.5)), g.transpose(k, [0, 2, 3, 1]));
-  const out = g.matmul(g.softmax(scores, -1), heads(v)); // [B, H, Tq, hd]
+  const out = pieceWiseAttention(g, heads(q), g.transpose(k, [0, 2, 3, 1]), heads(v), { heads: c.numHeads, tq: Tq, tk: Tk, scale: c.headDim ** -0.5 }); // [B, H, Tq, hd]
   return g.reshape(g.transpose(out, [0, 2, 1, 3]), [-1, Tq, innerDim(c)]);
 }
 
@@ -140,7 +139,7 @@ function selfAttention(g: GraphBuilder, P: ParamSource, c: WanConfig, pre: strin
   const q = rmsNorm(g, linear(g, P, x, `${pre}.to_q`, D, D), P(g, `${pre}.norm_q.weight`, [D]), c.eps);
   const k = rmsNorm(g, linear(g, P, x, `${pre}.to_k`, D, D), P(g, `${pre}.norm_k.weight`, [D]), c.eps);
   const v = linear(g, P, x, `${pre}.to_v`, D, D);
-  const o = attention(g, c, applyRope(g, c, q, T, rope), applyRope(g, c, k, T, rope), splitHeads(g, c, v, T), T);
+  const o = attention(g, c, applyRope(g, c, q, T, rope), applyRope(g, c, k, T, rope), splitHeads(g, c, v, T), T, T);
   return linear(g, P, o, `${pre}.to_out.0`, D, D);
 }
 
@@ -150,7 +149,7 @@ function crossAttention(g: GraphBuilder, P: ParamSource, c: WanConfig, pre: stri
   const q = rmsNorm(g, linear(g, P, x, `${pre}.to_q`, D, D), P(g, `${pre}.norm_q.weight`, [D]), c.eps);
   const k = rmsNorm(g, linear(g, P, text, `${pre}.to_k`, D, D), P(g, `${pre}.norm_k.weight`, [D]), c.eps);
   const v = linear(g, P, text, `${pre}.to_v`, D, D);
-  const o = attention(g, c, splitHeads(g, c, q, T), splitHeads(g, c, k, L), splitHeads(g, c, v, L), T);
+  const o = attention(g, c, splitHeads(g, c, q, T), splitHeads(g, c, k, L), splitHeads(g, c, v, L), T, L);
   return linear(g, P, o, `${pre}.to_out.0`, D, D);
 }
 
