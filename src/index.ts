@@ -11,6 +11,15 @@ export { readPipelineFolder } from './models/folders.js';
 export { loadVAE, AutoencoderKL, VAEInputError, DEFAULT_TILING } from './models/vae/index.js';
 export type { LoadVAEOptions, DecodeOptions, TileOptions, TilingSettings, VAEConfig } from './models/vae/index.js';
 export { decodeLatents } from './pipeline/decode.js';
+// Text encoders (CLIP, T5, umT5) built with the engine, their tokenizers, FLUX / Wan prompt embeddings, the embed cache.
+export {
+  loadTextEncoder, TextEncoderModel, loadTokenizer, PromptTokenizer, fluxPromptEmbeds, wanPromptEmbeds, loadFluxTextParts, loadWanTextParts,
+  wanPromptClean, EmbedCache, defaultEmbedCacheDir,
+} from './models/text/index.js';
+export type {
+  TextEncoderKind, TextEncoderOptions, TextEncoderInputs, TextEncoderOutput, TokenizeOptions, TokenizedBatch, FluxPromptEmbeds, WanPromptEmbeds,
+  FluxTextParts, WanTextParts, PromptEmbedOptions, EmbedCacheOptions,
+} from './models/text/index.js';
 export type { PipelineFolder } from './models/folders.js';
 export { EngineError } from './runtime/session.js';
 // DiT directly (kept for compatibility).

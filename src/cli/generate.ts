@@ -1,5 +1,5 @@
 // `tcpade generate`: sample a class grid (class-conditional models) or a prompt grid (text-conditioned models from
-// --prompt-embeds, see prompt-embeds.ts) with any cache method — pixel models directly, latent models through
+// --prompt with the pipeline folder's text encoders, prompts.ts, or --prompt-embeds, prompt-embeds.ts) with any cache method — pixel models directly, latent models through
 // their VAE — writing grid.png, samples/NNN.png, samples.safetensors and stats.json atomically, with a
 // progress bar and a one-line speed/compute summary.
 import fs from 'node:fs';
@@ -28,9 +28,10 @@ import { defaultThreads } from '../runtime/session.js';
 import { floatArg, intArg, threadsArg } from './args.js';
 import { resolveModelPath } from '../models/shipped.js';
 import { resolveCacheChoice } from './cache-choice.js';
+import { resolveVideoVae, writeVideos } from './video-output.js';
 
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
+function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
 }
 
 interface LastFull {
@@ -54,7 +55,7 @@ async function resolveVae(latentChannels: number, modelPath: string, vaeOpt: str
   const pipelineVae = fs.statSync(modelPath).isDirectory() && isPipelineFolder(modelPath) ? readPipelineFolder(modelPath).components.vae : undefined;
   const from = vaeOpt ?? pipelineVae;
   if (!from) return {};
-  const vae = await loadVAE(from, { threads });
+  const vae = await loadVAE(from, { threads, expect: 'image' });
   if (vae.latentChannels !== latentChannels) {
     await vae.release();
     throw new InvalidArgumentError(`the VAE ${from} has ${vae.latentChannels} latent channels but the model ${modelPath} takes ${latentChannels}-channel latents; pass the VAE the model was trained with`);
@@ -70,7 +71,7 @@ function vaeLatentShape(model: Denoiser): number[] {
 
 export function generateCommand(): Command {
   return new Command('generate')
-    .description('sample images class by class (or prompt by prompt from --prompt-embeds), optionally with feature caching')
+    .description('sample images class by class (or prompt by prompt from --prompt / --prompt-embeds), optionally with feature caching')
     .requiredOption('--model <name|path>', 'shipped model name (mnist-dit, mnist-dit-flow), a checkpoint file/folder, or a diffusers pipeline folder')
     .option('--vae <folder>', 'AutoencoderKL folder (or pipeline folder with vae/) to decode a latent model\'s samples; default: the pipeline folder\'s vae/')
     .option('--steps <n>', 'sampling steps', intArg(1, 10000), 20)
@@ -83,10 +84,15 @@ export function generateCommand(): Command {
     .option('--seed <n>', 'seed (sample k gets the same noise alone or in any batch)', intArg(0), 0)
     .option('--classes <list>', 'comma-separated class ids or names (names from the pipeline\'s id2label, case-insensitive); default: the first 10')
     .option('--per-class <k>', 'samples per class (default 4)', intArg(1, 10000))
+    .option('--prompt <text>', 'text-conditioned pipeline folders (FLUX.1, Wan2.1): a prompt, encoded by the folder\'s own text encoders (repeatable: one grid row per prompt)', collect, undefined)
+    .option('--negative-prompt <text>', 'the CFG branch\'s prompt (Wan2.1, with --cfg > 1; default "" as WanPipeline)')
+    .option('--max-sequence-length <n>', 'T5 / umT5 tokens per prompt (default 512, as the pipelines)', intArg(1, 4096))
+    .option('--no-embed-cache', 'always run the text encoders (default: prompt embeddings are cached on disk by prompt, in ~/.cache/tcpade/prompt-embeds)')
     .option('--prompt-embeds <file>', `text-conditioned models (FLUX.1, Wan2.1): safetensors with ${PROMPT_EMBEDS} [P, L, D] (FLUX also ${POOLED_PROMPT_EMBEDS} [P, Dp]; optional negative_prompt_embeds [1|P, L, D] for CFG)`)
     .option('--per-prompt <k>', 'samples per prompt (text-conditioned models)', intArg(1, 10000), 1)
     .option('--width <px>', 'output width in pixels (text-conditioned models; default: the pipeline\'s, FLUX 1024, Wan 832)', intArg(1, 100000))
     .option('--height <px>', 'output height in pixels (text-conditioned models; default: FLUX 1024, Wan 480)', intArg(1, 100000))
+    .option('--video-format <f>', 'video models: webp (default) or gif', 'webp')
     .option('--frames <n>', 'video frames, 4k + 1 (video models; default 81)', intArg(1, 100000))
     .option('--guidance <g>', 'embedded guidance scale of guidance-distilled models (FLUX.1-dev; default 3.5)', floatArg(0, 100))
     .option('--cfg <scale>', 'classifier-free guidance scale (1 = off); default 1.5 for class-conditional models, the pipeline\'s for text-conditioned ones (FLUX 1, Wan 5)', floatArg(0, 100))
@@ -107,10 +113,10 @@ export function generateCommand(): Command {
       const loaded = await loadDenoiser(modelPath, { threads: o.threads, config: o.config ? namedConfig(o.config) : undefined });
       const tc = loaded.textConditioning && !loaded.classes ? loaded.textConditioning : undefined;
       if (!tc) {
-        const textOnly = [['promptEmbeds', '--prompt-embeds'], ['width', '--width'], ['height', '--height'], ['frames', '--frames'], ['guidance', '--guidance']] as const;
+        const textOnly = [['prompt', '--prompt'], ['negativePrompt', '--negative-prompt'], ['promptEmbeds', '--prompt-embeds'], ['width', '--width'], ['height', '--height'], ['frames', '--frames'], ['guidance', '--guidance']] as const;
         for (const [k, flag] of textOnly) if (o[k] !== undefined) throw new InvalidArgumentError(`${flag} is for text-conditioned models (FLUX.1, Wan2.1); this ${loaded.family} model is class-conditional (use --classes)`);
       }
-      const text = tc ? textRun(loaded, tc, o) : undefined;
+      const text = tc ? await textRun(loaded, tc, o, modelPath) : undefined;
       const model = text?.model ?? loaded;
       const cfg: number = text?.cfg ?? o.cfg ?? 1.5;
       const perClass: number = o.perClass ?? 4;
@@ -144,13 +150,21 @@ export function generateCommand(): Command {
       // Rows of the output grid: classes, or prompts (samples of prompt k are rows k·perPrompt …).
       const rows = text ? Array.from({ length: text.prompts }, (_, k) => k) : classes;
       const perRow: number = text ? o.perPrompt : perClass;
-      const rowName = (k: number): string => (text ? `prompt ${k}` : labelDisplayName(classSpace!, k));
+      // grid rows are labelled with the prompt itself (shortened), or its index for --prompt-embeds
+      const promptLabel = (k: number): string => {
+        const p: string | undefined = o.prompt?.[k];
+        if (p === undefined) return `prompt ${k}`;
+        return p.length > 40 ? `${p.slice(0, 39)}…` : p || '(empty prompt)';
+      };
+      const rowName = (k: number): string => (text ? promptLabel(k) : labelDisplayName(classSpace!, k));
       const samplesTotal = rows.length * perRow;
       const vaeShape = vaeLatentShape(model);
       const video = vaeShape.length === 4;
       const pixelSpace = !text && (model.latentShape[0] === 1 || model.latentShape[0] === 3);
-      if (video && o.vae !== undefined) throw new InvalidArgumentError(`this ${model.family} model samples video latents [C, F, H, W], and decoding video is not implemented yet (an AutoencoderKL decodes images): leave out --vae; the latents are written`);
-      const { vae, from: vaePath } = pixelSpace || video ? {} : await resolveVae(vaeShape[0], modelPath, o.vae, o.threads);
+      if (!['webp', 'gif'].includes(o.videoFormat)) throw new InvalidArgumentError(`--video-format must be webp or gif, got ${o.videoFormat}`);
+      const { vae, from: imageVaePath } = pixelSpace || video ? {} : await resolveVae(vaeShape[0], modelPath, o.vae, o.threads);
+      const { vae: videoVae, from: videoVaePath } = video ? await resolveVideoVae(vaeShape[0], modelPath, o.vae, o.threads) : {};
+      const vaePath = imageVaePath ?? videoVaePath;
       const bar = o.progress ? new cliProgress.SingleBar({ format: 'generate |{bar}| {percentage}% | {value}/{total} steps | {speed} steps/s | ETA {eta_formatted}' }, cliProgress.Presets.shades_classic) : undefined;
       const totalSteps = Math.ceil(samplesTotal / o.batchSize) * choice.steps;
       bar?.start(totalSteps, 0, { speed: '-' });
@@ -181,19 +195,23 @@ export function generateCommand(): Command {
       // fewer-steps computes a fraction of the requested steps: count its block compute against the request.
       const blockComputeRatio = (r.stats.blockComputeRatio * choice.steps) / o.steps;
       const decoded = vae ? await decodeLatents(vae, latents.data, latents.shape) : undefined;
-      const stats = { ...r.stats, blockComputeRatio, ...(decoded ? { vaeMs: decoded.vaeMs } : {}) };
-      const runInfo = text
-        ? { promptEmbeds: o.promptEmbeds, prompts: text.prompts, perPrompt: o.perPrompt, textTokens: text.textTokens, size: outputSizeOf(text.tc, o, text.textTokens), guidance: text.guidance, flowShift: schedulerPlan ? undefined : o.flowShift }
-        : { classes, classNames: classes.map((k) => labelDisplayName(classSpace!, k)), perClass };
-      const statsOut = { ...stats, model: modelPath, vae: vaePath, objective, schedulerConfig: schedulerFile, spacing: r.plan.kind === 'flow-euler' ? undefined : schedulerPlan ? ('spacing' in schedulerPlan.spec ? schedulerPlan.spec.spacing : undefined) : spacing, guidanceChannels, cfg, seed: o.seed, ...runInfo, requestedSteps: o.steps, threads: o.threads, batchSize: o.batchSize, cacheLabel: choice.label };
       fs.mkdirSync(o.out, { recursive: true });
       const rowOfSample = rows.flatMap((k) => new Array<number>(perRow).fill(k));
       const rowTensor = { [text ? 'prompts' : 'labels']: { dtype: 'I64' as const, shape: [samplesTotal], data: BigInt64Array.from(rowOfSample.map(BigInt)) } };
+      const videoOut = videoVae ? await writeVideos(videoVae, latents, o.out, rowTensor, o.videoFormat) : undefined;
+      const vaeMs = decoded?.vaeMs ?? videoOut?.vaeMs;
+      const stats = { ...r.stats, blockComputeRatio, ...(vaeMs !== undefined ? { vaeMs } : {}) };
+      const runInfo = text
+        ? { ...(o.prompt ? { prompt: o.prompt, negativePrompt: o.negativePrompt } : { promptEmbeds: o.promptEmbeds }), prompts: text.prompts, perPrompt: o.perPrompt, textTokens: text.textTokens, size: outputSizeOf(text.tc, o, text.textTokens), guidance: text.guidance, flowShift: schedulerPlan ? undefined : o.flowShift }
+        : { classes, classNames: classes.map((k) => labelDisplayName(classSpace!, k)), perClass };
+      const statsOut = { ...stats, model: modelPath, vae: vaePath, objective, schedulerConfig: schedulerFile, spacing: r.plan.kind === 'flow-euler' ? undefined : schedulerPlan ? ('spacing' in schedulerPlan.spec ? schedulerPlan.spec.spacing : undefined) : spacing, guidanceChannels, cfg, seed: o.seed, ...runInfo, requestedSteps: o.steps, threads: o.threads, batchSize: o.batchSize, cacheLabel: choice.label };
       const written: string[] = [];
-      if (!pixelSpace && !decoded) {
+      if (videoOut) {
+        written.push(...videoOut.written);
+      } else if (!pixelSpace && !decoded) {
         writeSafetensorsSync(path.join(o.out, 'samples.safetensors'), { latents: { dtype: 'F32', shape: latents.shape, data: latents.data }, ...rowTensor });
         written.push(`samples.safetensors (latents [${latents.shape.join(', ')}])`);
-        if (video) console.log(`this model samples video latents [N, C, F, H, W]; decoding them needs the family's video VAE, which tcpade does not implement yet: wrote the latents only.`);
+        if (video) console.log(`this model samples video latents [N, C, F, H, W] and no video VAE was found: wrote the latents only. Use the whole pipeline folder (with vae/, an AutoencoderKLWan) as --model, or pass --vae <AutoencoderKLWan folder>, to get videos.`);
         else console.log(`this model samples ${vaeShape[0]}-channel latents and no VAE was given: wrote the latents only. Pass --vae <AutoencoderKL folder> (e.g. stabilityai/sd-vae-ft-ema for DiT), or use a pipeline folder that holds vae/, to get images.`);
       } else {
         const { images, shape } = decoded ?? { images: toUnitRange(r.samples), shape: r.shape };
@@ -205,7 +223,7 @@ export function generateCommand(): Command {
       writeFileAtomicSync(path.join(o.out, 'stats.json'), JSON.stringify(statsOut, null, 2) + '\n');
       written.push('stats.json');
       // Remember full runs so later cached runs can report their speed-up against the same request.
-      const request = text ? [path.resolve(o.promptEmbeds), o.perPrompt, runInfo] : [labels.length];
+      const request = text ? [o.prompt ?? path.resolve(o.promptEmbeds), o.perPrompt, runInfo] : [labels.length];
       const key = JSON.stringify([path.resolve(modelPath), sampler, spacing, guidanceChannels, o.steps, ...request, cfg, o.batchSize, o.threads]);
       const last = readLastFull();
       const isFull = choice.method === undefined && choice.steps === o.steps;
@@ -221,5 +239,6 @@ export function generateCommand(): Command {
       await model.release();
       if (model !== loaded) await loaded.release();
       await vae?.release();
+      await videoVae?.release();
     });
 }

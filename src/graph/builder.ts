@@ -110,6 +110,9 @@ export class GraphBuilder {
   abs(a: Value): Value { return this.one('Abs', [a]); }
   relu(a: Value): Value { return this.one('Relu', [a]); }
   gelu(a: Value): Value { return this.one('GeluTanh', [a]); }
+  /** the exact GELU 0.5·x·(1 + erf(x/√2)) (PyTorch's default nn.GELU) */
+  geluErf(a: Value): Value { return this.one('GeluErf', [a]); }
+  erf(a: Value): Value { return this.one('Erf', [a]); }
   silu(a: Value): Value { return this.one('SiLU', [a]); }
   greater(a: Value, b: Value): Value { return this.one('Greater', [a, b]); }
   less(a: Value, b: Value): Value { return this.one('Less', [a, b]); }

@@ -12,6 +12,8 @@ export interface SessionSettings {
   readonly spin: boolean;
   /** let ORT pre-pack constant GEMM/conv weights (RuntimeOptions.prepack) */
   readonly prepack: boolean;
+  /** keep the CPU memory arena (RuntimeOptions.memArena); runtimes without one ignore it */
+  readonly memArena?: boolean;
 }
 
 export type OrtSession = InferenceSession;

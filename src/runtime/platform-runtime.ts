@@ -11,6 +11,7 @@ function createSession(model: Uint8Array, s: SessionSettings) {
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    enableCpuMemArena: s.memArena !== false,
     logSeverityLevel: 3,
     extra: { session: { intra_op: { allow_spinning: s.spin ? '1' : '0' }, disable_prepacking: s.prepack ? '0' : '1' } },
   });

@@ -32,6 +32,12 @@ export interface RuntimeOptions {
    * against ~1.1× without, for 7 % more block time (docs/findings.md §11).
    */
   prepack?: boolean;
+  /**
+   * Keep ORT's CPU memory arena (default true). Each session's arena keeps its peak for good, so a model run
+   * as several large sessions holds the sum of their peaks; false frees each buffer when it is dead. The
+   * Wan video VAE's chunk graphs run without it (bench/results/wan-vae-2026-12-06.txt).
+   */
+  memArena?: boolean;
 }
 
 /**
@@ -84,7 +90,7 @@ export class CompiledGraph {
     let session: OrtSession;
     try {
       const bytes = toOnnxModel(graph, opts);
-      session = await platformRuntime.createSession(bytes, { threads, spin: !!opts.spin, prepack: opts.prepack !== false });
+      session = await platformRuntime.createSession(bytes, { threads, spin: !!opts.spin, prepack: opts.prepack !== false, memArena: opts.memArena !== false });
     } catch (e) {
       throw new EngineError(`onnxruntime could not compile graph ${graph.name}: ${(e as Error).message}`, { cause: e });
     }

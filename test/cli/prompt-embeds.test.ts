@@ -129,7 +129,7 @@ describe('tcpade generate --prompt-embeds on FLUX (pipeline folder with vae/)', 
   });
 
   const bad: [string, () => string[], RegExp][] = [
-    ['no --prompt-embeds', () => [], /text-conditioned and tcpade has no text encoder: pass --prompt-embeds <file\.safetensors> holding prompt_embeds \[P, L, 32\] and pooled_prompt_embeds \[P, 32\]/],
+    ['no --prompt-embeds', () => [], /text-conditioned: pass --prompt "…" \(with the pipeline folder's text encoders\) or --prompt-embeds <file\.safetensors> holding prompt_embeds \[P, L, 32\] and pooled_prompt_embeds \[P, 32\]/],
     [
       'a missing pooled tensor',
       () => ['--prompt-embeds', writeEmbeds(path.join(tmp, 'nopool.safetensors'), { prompt_embeds: randomTensor(1, [1, 5, 32]) })],
@@ -170,7 +170,7 @@ describe('tcpade generate --prompt-embeds on Wan (transformer folder → video l
       const out = path.join(tmp, `wan-${cache}`);
       const r = await tcpade('generate', '--model', wan, '--prompt-embeds', embeds, ...size, '--cache', cache, ...common, '--out', out);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /video latents \[N, C, F, H, W\]; decoding them needs the family's video VAE/);
+      assert.match(r.stdout, /video latents \[N, C, F, H, W\] and no video VAE was found: wrote the latents only/);
       const t = readSafetensorsSync(path.join(out, 'samples.safetensors')).tensors;
       // 5 frames → (5 − 1)/4 + 1 = 2 latent frames; 32 × 48 px ÷ 8 → 4 × 6
       assert.deepEqual(t.get('latents')!.shape, [2, 4, 2, 4, 6]);
@@ -210,7 +210,7 @@ describe('tcpade generate --prompt-embeds on Wan (transformer folder → video l
     ['a height not ÷ 16', () => ['--prompt-embeds', embeds, '--width', '48', '--height', '40', '--frames', '5'], /Wan height must be a positive multiple of 16 pixels \(VAE ÷8, then patch 2\), got 40; nearest valid: 32 or 48/],
     ['a size past the RoPE table', () => ['--prompt-embeds', embeds, '--width', '1024', '--height', '32', '--frames', '5'], /Wan width 1024 px gives 64 token columns, more than the model's RoPE table \(rope_max_seq_len 32\): at most 512 px/],
     ['--guidance on a model without a guidance embedding', () => ['--prompt-embeds', embeds, ...size, '--guidance', '3'], /has no guidance embedding .*: leave out --guidance \(use --cfg for classifier-free guidance\)/],
-    ['--vae for video latents', () => ['--prompt-embeds', embeds, ...size, '--vae', path.join(flux, 'vae')], /samples video latents .*decoding video is not implemented yet .*leave out --vae/],
+    ['an image VAE for video latents', () => ['--prompt-embeds', embeds, ...size, '--vae', path.join(flux, 'vae')], /holds an image VAE \(AutoencoderKL\), but an AutoencoderKLWan \(video VAE\) is needed here/],
     ['--prompt-embeds on a class-conditional model', () => ['--model', path.join(fixtures, 'dit_diffusers_tiny/transformer'), '--prompt-embeds', embeds], /--prompt-embeds is for text-conditioned models .*this dit model is class-conditional/],
   ];
   for (const [what, args, message] of bad) {

@@ -335,7 +335,7 @@ describe('bad files are refused naming the file, the field or key, and the expec
     ['groups that do not divide the channels', (c) => (c.norm_num_groups = 24), [/"norm_num_groups" is 24, which does not divide block_out_channels entries 32, 64/]],
     ['a non-boolean flag', (c) => (c.mid_block_add_attention = 'yes'), [/"mid_block_add_attention" is "yes"; expected true or false/]],
     ['an unknown field', (c) => (c.use_framewise_decoding = true), [/does not know: use_framewise_decoding/]],
-    ['another VAE class', (c) => (c._class_name = 'AutoencoderKLWan'), [/"AutoencoderKLWan" config; only AutoencoderKL/]],
+    ['another VAE class', (c) => (c._class_name = 'AutoencoderKLHunyuanVideo'), [/"AutoencoderKLHunyuanVideo" config; only AutoencoderKL/]],
     ['latents_mean of the wrong length', (c) => (c.latents_mean = [0.1, 0.2]), [/"latents_mean" is \[0.1,0.2\]; expected null or 4 finite numbers/]],
   ];
   for (const [name, change, patterns] of cases) {

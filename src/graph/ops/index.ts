@@ -7,6 +7,9 @@ import './reduce.js';
 import './conv.js';
 import './groupnorm.js';
 import './resize.js';
+import './erf.js';
+import './conv3d.js';
+import './l2normalize.js';
 
 defineOp({
   type: 'Identity',

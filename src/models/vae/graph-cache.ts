@@ -1,7 +1,7 @@
 // A small least-recently-used cache of compiled graphs keyed by input size. Each compiled VAE graph holds
 // its own copy of the weights (ORT initializers), so only a few sizes are kept and evicted ones released.
 import { Graph } from '../../graph/ir.js';
-import { CompiledGraph } from '../../runtime/session.js';
+import { CompiledGraph, RuntimeOptions } from '../../runtime/session.js';
 
 export class GraphCache {
   private readonly entries = new Map<string, Promise<CompiledGraph>>();
@@ -9,6 +9,8 @@ export class GraphCache {
   constructor(
     private readonly capacity: number,
     private readonly threads: number,
+    /** Further session options for every graph (e.g. memArena); threads above wins. */
+    private readonly runtime: RuntimeOptions = {},
   ) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`graph cache capacity must be a positive integer, got ${capacity}`);
   }
@@ -22,7 +24,7 @@ export class GraphCache {
     if (entry) {
       this.entries.delete(key); // re-insert: Map order is the recency order
     } else {
-      entry = CompiledGraph.create(build(), { threads: this.threads });
+      entry = CompiledGraph.create(build(), { ...this.runtime, threads: this.threads });
       // A failed compile must not stay cached.
       entry.catch(() => this.entries.get(key) === entry && this.entries.delete(key));
     }

@@ -9,3 +9,5 @@ export type { TileOptions } from './tiling.js';
 export { VAEInputError } from './errors.js';
 export { decoderFlops, encoderFlops } from './flops.js';
 export { randomVAEWeights } from './random-weights.js';
+export { AutoencoderKLWan, WAN_DEFAULT_TILING, denormalizeWanLatents, normalizeWanLatents, randomWanVAEWeights, wanVAEConfigFromDiffusersJson } from './wan/index.js';
+export type { WanDecodeOptions, WanVAEConfig } from './wan/index.js';

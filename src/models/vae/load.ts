@@ -11,6 +11,9 @@ import { VAEConfig, vaeConfigFromDiffusersJson } from './config.js';
 import { readJsonObject } from '../../io/json.js';
 import { checkVAEWeights } from './weights.js';
 import { ldmTensorsOf, ldmVAEConfig, ldmVAEWeights } from './ldm-keys.js';
+import { AutoencoderKLWan } from './wan/autoencoder-kl-wan.js';
+import { WAN_VAE_CLASS, isWanVAEConfigJson } from './wan/config.js';
+import { readWanVAE, wanVAEFrom } from './wan/load.js';
 
 export interface LoadVAEOptions {
   /** ORT intra-op threads (default min(2, cores)). */
@@ -19,6 +22,11 @@ export interface LoadVAEOptions {
   tiling?: Partial<TilingSettings>;
   /** Compiled input sizes kept per direction (each holds a copy of the weights); default 2. */
   maxCachedGraphs?: number;
+  /**
+   * Which VAE the caller can use: 'image' (AutoencoderKL), 'video' (AutoencoderKLWan) or 'any'; a folder
+   * holding the other kind is refused, naming both. Default: whichever the folder holds (see loadVAE).
+   */
+  expect?: 'image' | 'video' | 'any';
 }
 
 /** The files of one AutoencoderKL: its config and one weights file or the shards of one. */
@@ -124,9 +132,31 @@ export async function readVAE(p: string): Promise<{ config: VAEConfig; weights: 
  * The public entry point: `const vae = await loadVAE(dir, { threads })`, then `vae.decode(z)` /
  * `vae.encode(x)`. `dir` is a diffusers AutoencoderKL folder (config.json + diffusion_pytorch_model.*),
  * a pipeline folder holding vae/, or an LDM-layout single file such as BFL's FLUX.1 ae.safetensors (or a
- * folder holding just that file).
+ * folder holding just that file) — or the same for a diffusers AutoencoderKLWan (Wan 2.1 video VAE),
+ * recognised by its config's _class_name, whose decode/encode take and return [B, C, T, H, W].
+ *
+ * Types: without `expect` the result is typed AutoencoderKL, as every image caller had it, although a Wan
+ * folder still loads as AutoencoderKLWan (`vae.kind === 'video'`); pass `expect: 'video'` or `'any'` to get
+ * the video type, or `expect: 'image'` to have a Wan folder refused.
  */
-export async function loadVAE(p: string, opts: LoadVAEOptions = {}): Promise<AutoencoderKL> {
-  const { config, weights, files } = await readVAE(p);
+export function loadVAE(p: string, opts?: LoadVAEOptions & { expect?: 'image' }): Promise<AutoencoderKL>;
+export function loadVAE(p: string, opts: LoadVAEOptions & { expect: 'video' }): Promise<AutoencoderKLWan>;
+export function loadVAE(p: string, opts: LoadVAEOptions & { expect: 'any' }): Promise<AutoencoderKL | AutoencoderKLWan>;
+export function loadVAE(p: string, opts?: LoadVAEOptions): Promise<AutoencoderKL | AutoencoderKLWan>;
+export async function loadVAE(p: string, opts: LoadVAEOptions = {}): Promise<AutoencoderKL | AutoencoderKLWan> {
+  const files = resolveVAEFiles(p);
+  const json = files.configFile ? readJsonObject(files.configFile) : undefined;
+  const kind = json && isWanVAEConfigJson(json) ? 'video' : 'image';
+  if (opts.expect !== undefined && opts.expect !== 'any' && opts.expect !== kind) {
+    const found = kind === 'video' ? `an ${WAN_VAE_CLASS} (video VAE)` : 'an image VAE (AutoencoderKL)';
+    const wanted = opts.expect === 'video' ? `an ${WAN_VAE_CLASS} (video VAE)` : 'an image VAE (AutoencoderKL)';
+    throw new CheckpointError(files.configFile ?? files.weightFiles[0], `holds ${found}, but ${wanted} is needed here`, 'Pass the VAE that belongs to the model.');
+  }
+  if (json && kind === 'video') {
+    const label = files.weightFiles.length === 1 ? files.weightFiles[0] : `${path.dirname(files.weightFiles[0])} (${files.weightFiles.length} shards)`;
+    const wanOpts = { threads: opts.threads, tiling: opts.tiling, maxCachedSizes: opts.maxCachedGraphs };
+    return wanVAEFrom(readWanVAE(json, files.configFile!, await readTensors(files), label), files.weightFiles[0], wanOpts);
+  }
+  const { config, weights } = await readVAE(p);
   return new AutoencoderKL(config, weights, { threads: opts.threads, tiling: opts.tiling, maxCachedGraphs: opts.maxCachedGraphs, source: files.weightFiles[0] });
 }
