@@ -216,8 +216,11 @@ export function generateCommand(): Command {
       } else {
         const { images, shape } = decoded ?? { images: toUnitRange(r.samples), shape: r.shape };
         writeSafetensorsSync(path.join(o.out, 'samples.safetensors'), { images: { dtype: 'F32', shape, data: images }, ...rowTensor });
-        writeClassGrid(path.join(o.out, 'grid.png'), images, shape, rows, perRow, rowName);
-        writeSamplePngs(path.join(o.out, 'samples'), images, shape);
+        // text-conditioned runs carry their prompt and settings in the PNGs too (PNG iTXt chunks)
+        const settings = JSON.stringify({ model: modelPath, seed: o.seed, steps: o.steps, sampler, cfg, guidance: text?.guidance, cache: choice.label, settings: r.stats.settings, size: text ? outputSizeOf(text.tc, o, text.textTokens) : undefined });
+        const pngText = o.prompt ? (k: number) => ({ prompt: o.prompt[Math.floor(k / perRow)], 'tcpade settings': settings }) : undefined;
+        writeClassGrid(path.join(o.out, 'grid.png'), images, shape, rows, perRow, rowName, o.prompt ? { prompts: JSON.stringify(o.prompt), 'tcpade settings': settings } : undefined);
+        writeSamplePngs(path.join(o.out, 'samples'), images, shape, pngText);
         written.push('grid.png', `samples/ (${samplesTotal} PNGs)`, 'samples.safetensors');
       }
       writeFileAtomicSync(path.join(o.out, 'stats.json'), JSON.stringify(statsOut, null, 2) + '\n');

@@ -1,5 +1,6 @@
 // PNG output: atomic PNG writes (pngjs) and labelled image grids of [N, C, H, W] samples in [0, 1].
 // Grids are what model cards, training logs and benchmark reports show side by side.
+import zlib from 'node:zlib';
 import { PNG } from 'pngjs';
 import { writeFileAtomicSync } from './atomic.js';
 import { GLYPH_HEIGHT, drawText, textWidth, type RgbaImage } from './font.js';
@@ -32,6 +33,28 @@ export function encodePng(pixels: Uint8Array, width: number, height: number): Bu
   const png = new PNG({ width, height });
   png.data = Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength);
   return PNG.sync.write(png);
+}
+
+/**
+ * The PNG with international text chunks (iTXt, UTF-8, uncompressed) added after its header, one per entry —
+ * where image viewers and tools show a PNG's metadata (e.g. the prompt and the settings that made it).
+ */
+export function withPngText(png: Buffer, entries: Readonly<Record<string, string>>): Buffer {
+  const signature = 8;
+  const ihdrEnd = signature + 8 + png.readUInt32BE(signature) + 4; // length, type, data, CRC
+  if (png.toString('latin1', signature + 4, signature + 8) !== 'IHDR') throw new ImageShapeError('withPngText: not a PNG (no IHDR chunk first)');
+  const chunks = Object.entries(entries).map(([keyword, text]) => {
+    if (!/^[\x20-\x7e]{1,79}$/.test(keyword)) throw new ImageShapeError(`withPngText: a PNG text keyword is 1–79 printable Latin-1 characters, got "${keyword}"`);
+    // keyword \0, compression flag 0, method 0, empty language tag \0, empty translated keyword \0, UTF-8 text
+    const body = Buffer.concat([Buffer.from(keyword, 'latin1'), Buffer.from([0, 0, 0, 0, 0]), Buffer.from(text, 'utf8')]);
+    const type = Buffer.from('iTXt', 'latin1');
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(body.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(Buffer.concat([type, body])) >>> 0);
+    return Buffer.concat([head, type, body, crc]);
+  });
+  return Buffer.concat([png.subarray(0, ihdrEnd), ...chunks, png.subarray(ihdrEnd)]);
 }
 
 /** Writes a PNG atomically (temp file in the same folder, then rename). */

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomicSync } from '../io/atomic.js';
-import { encodePng, makeGrid } from '../io/png.js';
+import { encodePng, makeGrid, withPngText } from '../io/png.js';
 
 export { toUnitRange } from './unit-range.js';
 
@@ -18,9 +18,10 @@ export function encodeClassGrid(images: Float32Array, shape: readonly number[], 
   return encodePng(grid.data, grid.width, grid.height);
 }
 
-/** Writes encodeClassGrid's PNG atomically. */
-export function writeClassGrid(file: string, images: Float32Array, shape: readonly number[], classes: readonly number[], perClass: number, rowLabel?: (cls: number) => string): void {
-  writeFileAtomicSync(file, encodeClassGrid(images, shape, classes, perClass, rowLabel));
+/** Writes encodeClassGrid's PNG atomically, with `text` (e.g. the prompts and settings) as PNG text chunks. */
+export function writeClassGrid(file: string, images: Float32Array, shape: readonly number[], classes: readonly number[], perClass: number, rowLabel?: (cls: number) => string, text?: Readonly<Record<string, string>>): void {
+  const png = encodeClassGrid(images, shape, classes, perClass, rowLabel);
+  writeFileAtomicSync(file, text ? withPngText(png, text) : png);
 }
 
 /** One PNG per sample [C, H, W] of images [N, C, H, W] in [0, 1], with names 000.png, 001.png, … */
@@ -34,8 +35,11 @@ export function encodeSamplePngs(images: Float32Array, shape: readonly number[])
   });
 }
 
-/** Writes each sample of images [N, C, H, W] in [0, 1] as dir/000.png, dir/001.png, … (each atomically). */
-export function writeSamplePngs(dir: string, images: Float32Array, shape: readonly number[]): void {
+/**
+ * Writes each sample of images [N, C, H, W] in [0, 1] as dir/000.png, dir/001.png, … (each atomically), with
+ * `text(k)` as sample k's PNG text chunks when given.
+ */
+export function writeSamplePngs(dir: string, images: Float32Array, shape: readonly number[], text?: (k: number) => Readonly<Record<string, string>>): void {
   fs.mkdirSync(dir, { recursive: true });
-  for (const { name, png } of encodeSamplePngs(images, shape)) writeFileAtomicSync(path.join(dir, name), png);
+  encodeSamplePngs(images, shape).forEach(({ name, png }, k) => writeFileAtomicSync(path.join(dir, name), text ? withPngText(png, text(k)) : png));
 }

@@ -91,9 +91,14 @@ describe('tcpade generate --prompt (FLUX pipeline folder with text encoders)', (
     const viaFile = path.join(tmp, 'embeds');
     const r2 = await tcpade('generate', '--model', flux, '--prompt-embeds', file, '--cache', 'tcpade', '--out', viaFile, ...common);
     assert.equal(r2.code, 0, r2.stderr);
-    for (const f of ['samples.safetensors', 'samples/001.png']) {
-      assert.ok(fs.readFileSync(path.join(out, f)).equals(fs.readFileSync(path.join(viaFile, f))), `${f} differs between --prompt and --prompt-embeds`);
-    }
+    assert.ok(fs.readFileSync(path.join(out, 'samples.safetensors')).equals(fs.readFileSync(path.join(viaFile, 'samples.safetensors'))), 'samples differ between --prompt and --prompt-embeds');
+    // the same pixels; the --prompt PNG also carries its prompt and settings as iTXt chunks
+    const { PNG } = await import('pngjs');
+    const withText = fs.readFileSync(path.join(out, 'samples/001.png'));
+    assert.ok(PNG.sync.read(withText).data.equals(PNG.sync.read(fs.readFileSync(path.join(viaFile, 'samples/001.png'))).data));
+    // one sample per prompt: sample 1 is prompt 1's
+    assert.ok(withText.includes(Buffer.from(`iTXtprompt\0\0\0\0\0${prompts[1]}`, 'utf8')), 'sample 1 lacks its prompt chunk');
+    assert.ok(withText.includes(Buffer.from('iTXttcpade settings', 'latin1')));
     const stats = JSON.parse(fs.readFileSync(path.join(out, 'stats.json'), 'utf8'));
     assert.deepEqual(stats.prompt, prompts);
     assert.equal(stats.textTokens, 16);
