@@ -20,10 +20,11 @@ import type { CompiledGraph } from '../../../runtime/session.js';
 /**
  * Default tiling, the image VAE's: whole frames up to 64 latent pixels a side (512 px), tiles of 64 latent
  * pixels overlapping by ≥ 16 above. The decoder's causal state alone is 3.6 GB for whole 480 × 832 frames
- * (2 frames of every causal conv's input, mostly at full resolution), and each run copies its new frames
- * out of ORT once more: a whole-frame 480 × 832 decode peaked at 7.7 GB RSS in its first chunk, while its
- * two 60 × 64 tiles (1.23× the work) keep the state at 0.62× of that. Measured in
- * bench/results/wan-vae-2026-12-06.txt.
+ * (2 frames of every causal conv's input, mostly at full resolution) and every run copies its new frames out
+ * of ORT once more. Measured at 480 × 832, 81 frames (bench/results/wan-vae-2026-12-06.txt): two 60 × 64
+ * tiles (1.23× the work) ran in 54 min at 5.0–6.0 GB RSS, peak 8.1 GB; whole frames peaked at 7.7 GB in the
+ * first chunk already (about 10–11 GB later, extrapolated). `tile: false` decodes whole frames, as diffusers'
+ * untiled decode, where memory allows.
  */
 export const WAN_DEFAULT_TILING: TilingSettings = DEFAULT_TILING;
 
@@ -78,8 +79,8 @@ export class AutoencoderKLWan {
     }
     const sizes = opts.maxCachedSizes ?? 1;
     if (!Number.isInteger(sizes) || sizes < 1) throw new VAEInputError(`maxCachedSizes must be a positive integer, got ${sizes}`);
-    // Without ORT's memory arena: each of the several chunk graphs would otherwise keep its own peak for
-    // good, and their sum dominated the decode (480 × 832 tiles: see WAN_DEFAULT_TILING's measurements).
+    // Without ORT's memory arena: each of the chunk graphs would keep its own peak for good, and their sum
+    // dominated the decode (at 240 × 416: 4.7 GB peak with the arena, 3.8 GB without; same speed).
     this.decoders = new GraphCache(sizes * DECODER_GRAPHS_PER_SIZE, this.threads, { memArena: false });
     this.encoders = new GraphCache(sizes * ENCODER_GRAPHS_PER_SIZE, this.threads, { memArena: false });
   }
