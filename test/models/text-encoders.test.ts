@@ -126,6 +126,17 @@ function bf16Bits(a: Float32Array): Uint16Array {
 }
 const fromBf16 = (b: Uint16Array): Float32Array => new Float32Array(Uint32Array.from(b, (h) => h << 16).buffer);
 
+/** float32 → float16 bits, truncating the mantissa (normal range; tiny values flush to zero): any finite half will do here. */
+function f16Bits(a: Float32Array): Uint16Array {
+  const bits = new Uint32Array(Float32Array.from(a).buffer);
+  return Uint16Array.from(bits, (u) => {
+    const sign = (u >>> 16) & 0x8000;
+    const exp = ((u >>> 23) & 0xff) - 127 + 15;
+    if (exp <= 0) return sign;
+    return sign | (Math.min(exp, 30) << 10) | ((u >>> 13) & 0x3ff);
+  });
+}
+
 function writeFolder(dir: string, config: object, tensors: Map<string, Float32Array>, shapes: ReadonlyMap<string, number[]>, opts: { dtype?: 'F32' | 'BF16'; shards?: number; extra?: Record<string, StWritableTensor> } = {}): string {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
@@ -278,6 +289,22 @@ describe('weight files: BF16, shards, aliases, and streamed weights give the sam
     const b = await run(writeFolder(path.join(tmp, 't5-bf16-as-f32'), config, rounded, shapesOf(w)));
     assert.deepEqual(a, b);
     assert.ok(relMaxError(a, f32(g, 'last_hidden_state')) > 1e-4, 'bf16 rounding does move the output (the test would pass trivially otherwise)');
+  });
+
+  it('streamed weights from BF16 / F16 / F32 tensors (one reused buffer per weight) equal the resident ones', async () => {
+    const w = fixtureWeights();
+    const shapes = shapesOf(w);
+    const dtypes = ['BF16', 'F16', 'F32'] as const;
+    const dir = path.join(tmp, 't5-mixed');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+    writeSafetensorsSync(path.join(dir, 'model.safetensors'), Object.fromEntries([...w].map(([k, v], i) => {
+      const dtype = dtypes[i % 3];
+      return [k, { dtype, shape: shapes.get(k)!, data: dtype === 'BF16' ? bf16Bits(v) : dtype === 'F16' ? f16Bits(v) : v }];
+    })));
+    const streamed = await run(dir, { residentWeightBytes: 0 });
+    assert.deepEqual(streamed, await run(dir));
+    assert.ok(relMaxError(streamed, f32(g, 'last_hidden_state')) < 1e-2, 'the rounded weights still give nearly the golden output');
   });
 
   it('streamed weights (read and widened per layer per call) give the resident result bit for bit', async () => {

@@ -103,7 +103,8 @@ export class TextEncoderModel {
     const spec = config.kind === 'clip' ? clipSpec(config) : t5Spec(config);
     this.hiddenSize = spec.width;
     this.resident = stackWeightBytes(spec) <= (opts.residentWeightBytes ?? RESIDENT_WEIGHT_BYTES);
-    this.stack = new LayerStack(spec, weights.lazy, { threads: opts.threads, resident: this.resident });
+    const source = { get: (k: string) => weights.lazy.get(k), keys: () => weights.lazy.keys(), numel: (k: string) => weights.lazy.numel(k), readInto: weights.readInto };
+    this.stack = new LayerStack(spec, source, { threads: opts.threads, resident: this.resident });
   }
 
   /** What this encoder is, for messages. */

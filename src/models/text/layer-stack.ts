@@ -34,6 +34,12 @@ export interface StackSpec {
   buildFinal(g: GraphBuilder, W: ParamSource, h: Value): Value;
 }
 
+/** The weights a stack draws from: whole tensors by key and, for streaming, a read into an array it reuses. */
+export interface StackWeights extends WeightSource {
+  /** `key` widened to float32 into `out` (exactly its size) */
+  readInto?(key: string, out: Float32Array): void;
+}
+
 export interface StackOptions {
   threads?: number;
   /** keep the widened layer weights between calls (true) or read and widen each layer per call (false) */
@@ -70,12 +76,14 @@ export interface StackTiming {
 export class LayerStack {
   private readonly graphs = new Map<string, Promise<CompiledGraph>>();
   private readonly resident = new Map<string, Float32Array>();
+  /** streamed mode: one array per local weight name, refilled for every layer (kept until release) */
+  private readonly streamBuffers = new Map<string, Float32Array>();
   private compileMsTotal = 0;
   readonly timing: StackTiming = { weightMs: 0, runMs: 0 };
 
   constructor(
     private readonly spec: StackSpec,
-    private readonly weights: WeightSource,
+    private readonly weights: StackWeights,
     private readonly opts: StackOptions,
   ) {}
 
@@ -109,10 +117,26 @@ export class LayerStack {
     return data;
   }
 
+  /**
+   * A layer weight when streaming: read into the array this local name reuses for every layer. Fresh arrays
+   * per layer cost more in first-touch page faults than the read and widening themselves (T5-XXL: ~4 s a layer
+   * against ~0.3 s, bench/results/t5-xxl-encode-2026-12-06.txt).
+   */
+  private streamed(local: string, key: string, shape: readonly number[]): Float32Array {
+    if (!this.weights.readInto) return this.weight(key, shape);
+    let buf = this.streamBuffers.get(local);
+    if (!buf) this.streamBuffers.set(local, (buf = new Float32Array(numel(shape))));
+    this.weights.readInto(key, buf);
+    return buf;
+  }
+
   private layerFeeds(layer: number): Record<string, Feed> {
     const started = performance.now();
     const feeds: Record<string, Feed> = {};
-    for (const [local, shape] of this.spec.layerShapes) feeds[local] = { data: this.weight(this.spec.keyOf(layer, local), shape), shape };
+    for (const [local, shape] of this.spec.layerShapes) {
+      const key = this.spec.keyOf(layer, local);
+      feeds[local] = { data: this.opts.resident ? this.weight(key, shape) : this.streamed(local, key, shape), shape };
+    }
     this.timing.weightMs += performance.now() - started;
     return feeds;
   }
@@ -157,6 +181,7 @@ export class LayerStack {
     const graphs = [...this.graphs.values()];
     this.graphs.clear();
     this.resident.clear();
+    this.streamBuffers.clear();
     for (const p of graphs) await (await p).release();
   }
 }

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CheckpointError } from '../../io/errors.js';
-import { type SafetensorsFiles, type StoredTensor, findSafetensors, readSafetensorsHeaders, readStoredFloat32, readStoredRows } from '../../io/sharded-safetensors.js';
+import { type SafetensorsFiles, type StoredTensor, findSafetensors, readSafetensorsHeaders, readStoredFloat32, readStoredInto, readStoredRows } from '../../io/sharded-safetensors.js';
 import { LazyWeights } from '../weights.js';
 import { clipParameterShapes } from './clip.js';
 import type { TextEncoderConfig } from './config.js';
@@ -21,6 +21,8 @@ export interface TextWeights {
   readonly files: SafetensorsFiles;
   /** rows of a tensor's first axis (embedding lookups), widened to float32 */
   rows(name: string, rows: readonly number[]): Float32Array;
+  /** a whole tensor widened to float32 into `out` (its exact size), through one reused byte buffer */
+  readInto(name: string, out: Float32Array): void;
 }
 
 const FLOAT_DTYPES = new Set(['F32', 'BF16', 'F16', 'F64']);
@@ -78,7 +80,13 @@ export function openTextWeights(config: TextEncoderConfig, files: SafetensorsFil
     );
   }
   const lazy = new LazyWeights(new Map([...stored].map(([name, t]) => [name, { numel: t.shape.reduce((a, b) => a * b, 1), load: () => readStoredFloat32(t) }] as const)));
-  return { stored, lazy, files, rows: (name, rows) => readStoredRows(stored.get(name)!, rows) };
+  let scratch: Uint8Array | undefined;
+  const readInto = (name: string, out: Float32Array): void => {
+    const t = stored.get(name);
+    if (!t) throw new CheckpointError(files.label, `holds no ${name}`);
+    scratch = readStoredInto(t, out, scratch);
+  };
+  return { stored, lazy, files, rows: (name, rows) => readStoredRows(stored.get(name)!, rows), readInto };
 }
 
 export function describe(c: TextEncoderConfig): string {
