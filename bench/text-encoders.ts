@@ -226,6 +226,12 @@ async function main(): Promise<void> {
   if (flag('--prepare')) return; // the folder only (then measure when the machine is quiet)
   const diskBytes = fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors')).reduce((a, f) => a + fs.statSync(path.join(dir, f)).size, 0);
   const params = [...t5ParameterShapes(c).values()].reduce((a, sh) => a + sh.reduce((p, q) => p * q, 1), 0);
+  // The shards are read through the page cache (warm here: just written or read); what a cold first call would add
+  // is the raw disk read of 9.5 GB, estimated from one shard read with O_DIRECT.
+  const shard = fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort()[1] ?? fs.readdirSync(dir).find((f) => f.endsWith('.safetensors'))!;
+  const dd = spawnSync('dd', [`if=${path.join(dir, shard)}`, 'of=/dev/null', 'bs=16M', 'iflag=direct'], { encoding: 'utf8' });
+  const ddRate = /([\d.]+) ([kMG])B\/s/.exec(dd.stderr ?? '');
+  const diskBytesPerS = ddRate ? Number(ddRate[1]) * { k: 1e3, M: 1e6, G: 1e9 }[ddRate[2] as 'k' | 'M' | 'G'] : undefined;
   console.error('encode …');
   const enc = child('encode', dir, ['--prompts', option('--prompts', '1,2'), ...(argv.includes('--resident-bytes') ? ['--resident-bytes', option('--resident-bytes', '0')] : [])]) as { resident: boolean; loadMs: number; rssStart: number; rssLoaded: number; peakRss: number; calls: { prompts: number; rep: number; ms: number; weightMs: number; runMs: number; compileMs: number; finite: boolean; maxAbs: number; peakRss: number }[] };
   console.error('layer …');
@@ -248,11 +254,15 @@ async function main(): Promise<void> {
     'prompts  call  wall      s/prompt  weights read+widen  layer runs  GFLOP/s (runs)  peak RSS so far  output finite, max|x|',
     ...enc.calls.map((r) => `${String(r.prompts).padStart(7)}  ${r.rep === 0 ? 'first' : 'again'}  ${s(r.ms).padStart(8)}  ${s(r.ms / r.prompts).padStart(8)}  ${s(r.weightMs).padStart(18)}  ${s(r.runMs).padStart(10)}  ${(flops(r.prompts) / r.runMs / 1e6).toFixed(0).padStart(14)}  ${gib(r.peakRss).padStart(15)}  ${r.finite}, ${r.maxAbs.toFixed(3)}`),
     `peak RSS of the whole encode process: ${gib(enc.peakRss)} (${(enc.peakRss / (4 * params)).toFixed(3)} × the float32 weights); graph compilation ${enc.calls.at(-1)!.compileMs.toFixed(0)} ms in all`,
+    diskBytesPerS
+      ? `shards came from the page cache; the disk reads ${(diskBytesPerS / 1e9).toFixed(2)} GB/s uncached (dd iflag=direct, one shard), so a cold first call adds ~${s((1000 * diskBytes) / diskBytesPerS)}`
+      : 'shards came from the page cache (the uncached disk rate could not be measured: no dd)',
     '',
     `one layer, batch 1, ${TOKENS} tokens (median of 3 runs after a warm-up; separate process, peak RSS ${gib(layer.peakRss)}):`,
     `  weights fed as inputs (what the encoder runs): compile ${layer.fedCompileMs.toFixed(0)} ms once per length, run ${layer.fedRunMs.toFixed(0)} ms`,
     `  weights embedded, ORT pre-packing on:           compile ${layer.embeddedPrepackedCompileMs.toFixed(0)} ms per layer per call, run ${layer.embeddedPrepackedRunMs.toFixed(0)} ms`,
     `  weights embedded, pre-packing off:              compile ${layer.embeddedCompileMs.toFixed(0)} ms per layer per call, run ${layer.embeddedRunMs.toFixed(0)} ms`,
+    `  → streaming through embedded graphs would recompile ${c.numLayers} layers per call (${s(c.numLayers * layer.embeddedCompileMs)}–${s(c.numLayers * layer.embeddedPrepackedCompileMs)}) to save ${(100 * (1 - layer.embeddedPrepackedRunMs / layer.fedRunMs)).toFixed(0)} % of the layer runs`,
     '',
   ];
   const report = lines.join('\n');
