@@ -1,5 +1,6 @@
 // A loaded AutoencoderKL: decode (raw latent → image, tiled above a size) and encode (image → posterior
 // mean), each run through ORT graphs compiled per input size on first use and kept in a small cache.
+import { weightProblems } from '../weights.js';
 import { checkThreads, defaultThreads } from '../../runtime/session.js';
 import { Tensor, numel } from '../tensor.js';
 import { VAEConfig, downscaleFactor } from './config.js';
@@ -168,13 +169,6 @@ export class AutoencoderKL {
 
 /** Weights handed to the constructor directly (not through loadVAE) get the same all-at-once check. */
 function checkWeights(config: VAEConfig, weights: VAEWeights): void {
-  const expected = vaeParameterShapes(config);
-  const problems: string[] = [];
-  for (const [key, shape] of expected) {
-    const w = weights.get(key);
-    if (!w) problems.push(`missing ${key} [${shape.join(', ')}]`);
-    else if (w.length !== numel(shape)) problems.push(`${key}: expected [${shape.join(', ')}] (${numel(shape)} values), got ${w.length} values`);
-  }
-  for (const key of weights.keys()) if (!expected.has(key)) problems.push(`unexpected ${key}`);
+  const problems = weightProblems(vaeParameterShapes(config), weights);
   if (problems.length) throw new VAEInputError(`AutoencoderKL: the weights do not match the config (${problems.length} problems):\n  ${problems.join('\n  ')}`);
 }

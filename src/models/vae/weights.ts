@@ -36,8 +36,15 @@ export function vaeConfigSummary(c: VAEConfig): string {
 
 /** Every parameter the config needs, as float32, or a CheckpointError listing all missing, extra and misshapen keys. */
 export function checkVAEWeights(file: string, stored: ReadonlyMap<string, StTensor>, c: VAEConfig): Map<string, Float32Array> {
-  const tensors = renameLegacyAttentionKeys(stored, file);
-  const expected = vaeParameterShapes(c);
+  return checkedFloatWeights(file, renameLegacyAttentionKeys(stored, file), vaeParameterShapes(c), 'AutoencoderKL', vaeConfigSummary(c));
+}
+
+/**
+ * The tensors `expected` names, as float32, when every key is there with exactly its shape and nothing else is;
+ * otherwise a CheckpointError listing every missing, misshapen and unexpected key against the `className`
+ * config described by `configSummary`. Shared by the image and the video VAE.
+ */
+export function checkedFloatWeights(file: string, tensors: ReadonlyMap<string, StTensor>, expected: ReadonlyMap<string, readonly number[]>, className: string, configSummary: string): Map<string, Float32Array> {
   const problems: string[] = [];
   for (const [key, shape] of expected) {
     const t = tensors.get(key);
@@ -48,8 +55,8 @@ export function checkVAEWeights(file: string, stored: ReadonlyMap<string, StTens
   if (problems.length) {
     throw new CheckpointError(
       file,
-      `does not match its AutoencoderKL config (${problems.length} problem${problems.length > 1 ? 's' : ''})`,
-      `Check that config.json (${vaeConfigSummary(c)}) belongs to these weights:\n  ${problems.join('\n  ')}`,
+      `does not match its ${className} config (${problems.length} problem${problems.length > 1 ? 's' : ''})`,
+      `Check that config.json (${configSummary}) belongs to these weights:\n  ${problems.join('\n  ')}`,
     );
   }
   return new Map([...expected.keys()].map((key) => [key, toFloat32(tensors.get(key)!, file, key)] as const));

@@ -3,6 +3,7 @@
 // frames [0], [1..4], [5..8], … per chunk). Per input size the decoder compiles a head graph for the first
 // chunk, one for later chunks and a tail graph run frame by frame; the encoder a first and a later-chunk
 // graph (graph.ts). The state between runs is carried by ChunkChain (chain.ts).
+import { weightProblems } from '../../weights.js';
 import { checkThreads, defaultThreads } from '../../../runtime/session.js';
 import { Tensor, numel } from '../../tensor.js';
 import { VAEInputError } from '../errors.js';
@@ -283,13 +284,6 @@ export class AutoencoderKLWan {
 
 /** Weights handed to the constructor directly (not through loadVAE) get the same all-at-once check. */
 function checkWanWeights(config: WanVAEConfig, weights: WanVAEWeights): void {
-  const expected = wanVAEParameterShapes(config);
-  const problems: string[] = [];
-  for (const [key, shape] of expected) {
-    const w = weights.get(key);
-    if (!w) problems.push(`missing ${key} [${shape.join(', ')}]`);
-    else if (w.length !== numel(shape)) problems.push(`${key}: expected [${shape.join(', ')}] (${numel(shape)} values), got ${w.length} values`);
-  }
-  for (const key of weights.keys()) if (!expected.has(key)) problems.push(`unexpected ${key}`);
+  const problems = weightProblems(wanVAEParameterShapes(config), weights);
   if (problems.length) throw new VAEInputError(`AutoencoderKLWan: the weights do not match the config (${problems.length} problems):\n  ${problems.join('\n  ')}`);
 }
