@@ -8,10 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readSafetensorsSync, toFloat32, toInt64Numbers, writeSafetensorsSync, type StWritableTensor } from '../../src/io/safetensors.js';
-import { randomVAEWeights, vaeConfigFromDiffusersJson } from '../../src/models/vae/index.js';
-import { vaeParameterShapes } from '../../src/models/vae/architecture.js';
 import { Rng } from '../../src/diffusion/rng.js';
 import { repoRoot, tcpade } from '../support/cli.js';
+import { writeOneChannelVae } from '../support/pipeline-folder.js';
 
 const fixtures = path.join(repoRoot, 'test/fixtures');
 let tmp: string;
@@ -32,29 +31,7 @@ function writeEmbeds(file: string, tensors: Record<string, StWritableTensor>): s
 /** A FluxPipeline-like folder: the FLUX fixture (in_channels 4 → 1 latent channel) and a ÷8 AutoencoderKL with 1 latent channel. */
 function writeFluxPipeline(dir: string): string {
   fs.cpSync(path.join(fixtures, 'flux_diffusers_tiny_golden/transformer'), path.join(dir, 'transformer'), { recursive: true });
-  const vaeJson = {
-    _class_name: 'AutoencoderKL',
-    act_fn: 'silu',
-    block_out_channels: [32, 32, 32, 32],
-    down_block_types: new Array(4).fill('DownEncoderBlock2D'),
-    up_block_types: new Array(4).fill('UpDecoderBlock2D'),
-    in_channels: 3,
-    out_channels: 3,
-    latent_channels: 1,
-    layers_per_block: 1,
-    norm_num_groups: 32,
-    sample_size: 32,
-    scaling_factor: 0.3611,
-    shift_factor: 0.1159,
-    use_quant_conv: false,
-    use_post_quant_conv: false,
-  };
-  fs.mkdirSync(path.join(dir, 'vae'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'vae/config.json'), JSON.stringify(vaeJson));
-  const config = vaeConfigFromDiffusersJson(vaeJson, 'config.json');
-  const shapes = vaeParameterShapes(config);
-  const w = randomVAEWeights(config, 3);
-  writeSafetensorsSync(path.join(dir, 'vae/diffusion_pytorch_model.safetensors'), Object.fromEntries([...w].map(([k, v]) => [k, { dtype: 'F32' as const, shape: shapes.get(k)!, data: v }])));
+  writeOneChannelVae(path.join(dir, 'vae'));
   fs.writeFileSync(path.join(dir, 'model_index.json'), JSON.stringify({ _class_name: 'FluxPipeline', transformer: ['diffusers', 'FluxTransformer2DModel'], vae: ['diffusers', 'AutoencoderKL'] }));
   return dir;
 }

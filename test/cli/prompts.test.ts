@@ -9,9 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { writeSafetensorsSync } from '../../src/io/safetensors.js';
 import { fluxPromptEmbeds, loadFluxTextParts } from '../../src/models/text/index.js';
-import { randomVAEWeights, vaeConfigFromDiffusersJson } from '../../src/models/vae/index.js';
-import { vaeParameterShapes } from '../../src/models/vae/architecture.js';
 import { repoRoot, tcpade } from '../support/cli.js';
+import { writeOneChannelVae } from '../support/pipeline-folder.js';
 import { writeClipTokenizer, writeT5Tokenizer } from '../models/text-fixtures.js';
 
 const fixtures = path.join(repoRoot, 'test/fixtures');
@@ -25,25 +24,7 @@ function writeFluxPipeline(dir: string): string {
   fs.cpSync(path.join(fixtures, 't5_encoder_tiny/text_encoder'), path.join(dir, 'text_encoder_2'), { recursive: true });
   writeClipTokenizer(path.join(dir, 'tokenizer'), 'vocab+merges');
   writeT5Tokenizer(path.join(dir, 'tokenizer_2'));
-  const vaeJson = {
-    _class_name: 'AutoencoderKL',
-    block_out_channels: [32, 32, 32, 32],
-    down_block_types: new Array(4).fill('DownEncoderBlock2D'),
-    up_block_types: new Array(4).fill('UpDecoderBlock2D'),
-    latent_channels: 1,
-    layers_per_block: 1,
-    norm_num_groups: 32,
-    scaling_factor: 0.3611,
-    shift_factor: 0.1159,
-    use_quant_conv: false,
-    use_post_quant_conv: false,
-  };
-  fs.mkdirSync(path.join(dir, 'vae'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'vae/config.json'), JSON.stringify(vaeJson));
-  const config = vaeConfigFromDiffusersJson(vaeJson, 'config.json');
-  const shapes = vaeParameterShapes(config);
-  const w = randomVAEWeights(config, 3);
-  writeSafetensorsSync(path.join(dir, 'vae/diffusion_pytorch_model.safetensors'), Object.fromEntries([...w].map(([k, v]) => [k, { dtype: 'F32' as const, shape: shapes.get(k)!, data: v }])));
+  writeOneChannelVae(path.join(dir, 'vae'));
   const part = (cls: string, lib = 'transformers') => [lib, cls];
   fs.writeFileSync(
     path.join(dir, 'model_index.json'),

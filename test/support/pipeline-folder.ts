@@ -4,6 +4,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './cli.js';
+import { writeSafetensorsSync } from '../../src/io/safetensors.js';
+import { randomVAEWeights, vaeConfigFromDiffusersJson } from '../../src/models/vae/index.js';
+import { vaeParameterShapes } from '../../src/models/vae/architecture.js';
 
 const fixtures = path.join(repoRoot, 'test/fixtures');
 
@@ -53,5 +56,33 @@ export function writeTinyPipeline(dir: string, opts: { withVae?: boolean; schedu
     vae: ['diffusers', 'AutoencoderKL'],
   };
   fs.writeFileSync(path.join(dir, 'model_index.json'), JSON.stringify(index, null, 2));
+  return dir;
+}
+
+/** A ÷8 AutoencoderKL with 1 latent channel and random weights in `dir` (the FLUX fixture's in_channels 4 = 2 × 2 × 1). */
+export function writeOneChannelVae(dir: string): string {
+  const vaeJson = {
+    _class_name: 'AutoencoderKL',
+    act_fn: 'silu',
+    block_out_channels: [32, 32, 32, 32],
+    down_block_types: new Array(4).fill('DownEncoderBlock2D'),
+    up_block_types: new Array(4).fill('UpDecoderBlock2D'),
+    in_channels: 3,
+    out_channels: 3,
+    latent_channels: 1,
+    layers_per_block: 1,
+    norm_num_groups: 32,
+    sample_size: 32,
+    scaling_factor: 0.3611,
+    shift_factor: 0.1159,
+    use_quant_conv: false,
+    use_post_quant_conv: false,
+  };
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(vaeJson));
+  const config = vaeConfigFromDiffusersJson(vaeJson, 'config.json');
+  const shapes = vaeParameterShapes(config);
+  const w = randomVAEWeights(config, 3);
+  writeSafetensorsSync(path.join(dir, 'diffusion_pytorch_model.safetensors'), Object.fromEntries([...w].map(([k, v]) => [k, { dtype: 'F32' as const, shape: shapes.get(k)!, data: v }])));
   return dir;
 }
